@@ -1,0 +1,50 @@
+# Everything installs itself: only python3 (>= 3.10) and make are assumed.
+# uv is bootstrapped into .uv/ when it is not already there; the project lives in .venv/.
+PYTHON ?= python3
+UV := .uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install demo test check lint format typecheck bench clean emulator
+
+help:
+	@echo "make demo   - run the whole pipeline twice on the bundled Zoho CRM emulator"
+	@echo "make test   - lint, type-check and run every test"
+	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+$(BIN)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/python -m scripts.demo
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+lint: check
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: check
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+emulator: install
+	$(BIN)/zoho-crm-emulator serve --port 8765
+
+clean:
+	rm -rf .venv .uv .meltano output .pytest_cache .mypy_cache .ruff_cache

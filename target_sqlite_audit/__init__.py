@@ -1,0 +1,1 @@
+"""Singer target that keeps an SQLite audit trail."""

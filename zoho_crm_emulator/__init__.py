@@ -1,0 +1,1 @@
+"""A local Zoho CRM emulator for offline runs and tests."""
