@@ -24,7 +24,7 @@ $(BIN)/.installed: $(UV) pyproject.toml uv.lock
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python scripts/demo.py
 
 check: install
 	$(BIN)/ruff check .
