@@ -1,0 +1,147 @@
+"""Modified_Time bookmarks compared as instants, checkpointed only where complete.
+
+Two facts shape this module:
+
+1. Zoho renders datetimes in the API user's time zone, so the offset changes across daylight
+   saving: ``2024-11-03T01:30:00-07:00`` is *earlier* than ``2024-11-03T01:10:00-08:00`` although
+   it sorts later as a string. Every comparison here is between timezone-aware datetimes.
+2. ``If-Modified-Since`` may be exclusive (the emulator's reading; Zoho's is unverified). Records
+   sharing one second can straddle a page boundary, so a checkpoint written mid-stream must
+   not claim a second that may still have unread records: mid-stream the tracker checkpoints
+   the newest instant *strictly older* than the newest one seen. Only when the stream is
+   complete is the newest instant itself the bookmark. Resuming from a checkpoint may read the
+   boundary records again; it never skips one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+__all__ = ["BookmarkTracker", "parse_instant", "to_header_value"]
+
+_UTC = datetime.timezone.utc
+
+
+def parse_instant(value: str) -> datetime.datetime:
+    """Parse an ISO-8601 datetime (or date) into a timezone-aware datetime.
+
+    Values without an offset (a ``start_date`` such as ``2024-01-01``) are taken as UTC.
+
+    Args:
+        value: E.g. ``2024-01-20T04:01:48-08:00``.
+
+    Returns:
+        A timezone-aware datetime.
+    """
+    parsed = datetime.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+
+
+def to_header_value(value: str) -> str:
+    """Render a bookmark or start date as Zoho's ``If-Modified-Since`` wants it.
+
+    Zoho's own values (``2024-01-20T04:01:48-08:00``) come back unchanged; other ISO forms
+    (``2024-01-01``, ``...Z``, fractions of a second) become seconds with an offset.
+
+    Args:
+        value: An ISO-8601 datetime or date.
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SS+HH:MM``.
+    """
+    return parse_instant(value).isoformat(timespec="seconds")
+
+
+class BookmarkTracker:
+    """Follows the replication key of the records of one stream run.
+
+    Attributes:
+        start_value: The value the run started from (bookmark or start date), if any.
+        max_value: The newest value seen, as Zoho rendered it (or ``start_value``).
+        safe_value: The newest value such that every record up to it has been seen.
+        unsorted: Whether records arrived out of order within one query; mid-stream
+            checkpoints then stop advancing (the final bookmark is still exact).
+    """
+
+    __slots__ = (
+        "_logger",
+        "_max_dt",
+        "_max_from_record",
+        "_prev_dt",
+        "_safe_dt",
+        "_safe_from_record",
+        "max_value",
+        "records_seen",
+        "safe_value",
+        "start_value",
+        "unsorted",
+    )
+
+    def __init__(self, start_value: str | None, logger: logging.Logger | None = None) -> None:
+        """Start tracking.
+
+        Args:
+            start_value: The bookmark or start date the run starts from.
+            logger: Where to warn about unsorted data.
+        """
+        self._logger = logger or logging.getLogger(__name__)
+        self.start_value = start_value
+        start_dt = parse_instant(start_value) if start_value else None
+        self.max_value: str | None = start_value
+        self._max_dt = start_dt
+        self.safe_value: str | None = start_value
+        self._safe_dt = start_dt
+        self._prev_dt: datetime.datetime | None = None
+        self._max_from_record = False
+        self._safe_from_record = False
+        self.unsorted = False
+        self.records_seen = 0
+
+    def new_query(self) -> None:
+        """Note that a new query started (its first record may precede the last one seen)."""
+        self._prev_dt = None
+
+    def observe(self, value: str | None) -> None:
+        """Account for one record's replication key value, in the order records arrive.
+
+        Args:
+            value: The record's ``Modified_Time`` as Zoho sent it.
+        """
+        if value is None:
+            return
+        self.records_seen += 1
+        instant = parse_instant(value)
+        prev = self._prev_dt
+        self._prev_dt = instant
+        if prev is not None and instant < prev and not self.unsorted:
+            self.unsorted = True
+            self._logger.warning(
+                "Records arrived out of Modified_Time order (%s after a newer one); "
+                "checkpoints stop advancing until the stream completes",
+                value,
+            )
+        max_dt = self._max_dt
+        if max_dt is None or instant > max_dt:
+            if max_dt is not None and not self.unsorted:
+                # Every record up to the previous newest instant has been seen: later
+                # records are all newer (sorted ascending).
+                self.safe_value, self._safe_dt = self.max_value, max_dt
+                self._safe_from_record = self._max_from_record
+            self.max_value, self._max_dt = value, instant
+            self._max_from_record = True
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The value to store mid-stream, or ``None`` while nothing past the start is safe."""
+        return self.safe_value if self._safe_from_record else None
+
+    @property
+    def final(self) -> str | None:
+        """The value to store once the stream is complete, or ``None`` if nothing was seen."""
+        return self.max_value if self._max_from_record else None
+
+    @property
+    def safe_instant(self) -> datetime.datetime | None:
+        """The instant of :attr:`safe_value`."""
+        return self._safe_dt

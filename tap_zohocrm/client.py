@@ -1,0 +1,452 @@
+"""REST client base for Zoho CRM: URLs, auth, paging, error mapping, retries, API economy."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
+
+from tap_zohocrm.auth import ZohoOAuthAuthenticator
+from tap_zohocrm.bookmarks import parse_instant
+from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context, RequestFunc
+
+    from tap_zohocrm.tap import TapZohoCRM
+
+__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream"]
+
+API_VERSION = "v8"
+
+#: Codes that end a ``page_token`` chain without an error in the data: continue with a new
+#: query from the last complete Modified_Time (``PAGINATION_LIMIT_EXCEEDED``: the token reached
+#: its 100,000-record cap; ``EXPIRED_VALUE``: the token outlived its 24 hours).
+RESTART_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE"})
+#: 401 codes that mean "this access token is no good": refresh once and retry.
+TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
+
+_PAYLOAD = "_zoho_payload"
+_RESTART = "_zoho_restart"
+
+
+def response_payload(response: requests.Response) -> t.Any:
+    """The decoded JSON body of a response, decoded once and cached on the response.
+
+    The SDK hands the same response to ``parse_response`` and to the paginator; decoding a
+    200-record page twice would double the tap's heaviest per-page cost.
+
+    Args:
+        response: A Zoho response.
+
+    Returns:
+        The decoded body, or ``None`` for empty (204, 304) and non-JSON bodies.
+    """
+    cache = response.__dict__
+    if _PAYLOAD not in cache:
+        payload = None
+        if response.content:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+        cache[_PAYLOAD] = payload
+    return cache[_PAYLOAD]
+
+
+def is_restart(response: requests.Response) -> bool:
+    """Whether the response ended a page-token chain (see :data:`RESTART_CODES`)."""
+    return bool(response.__dict__.get(_RESTART))
+
+
+@dataclasses.dataclass(frozen=True)
+class ZohoPage:
+    """Where the next Get Records call starts.
+
+    Attributes:
+        modified_since: The ``If-Modified-Since`` of the current query (``None``: all history).
+        page_token: ``info.next_page_token`` of the previous page; ``None`` on a query's first
+            page, which carries no paging parameter at all.
+        query: Number of the query within the stream run (a new query starts when a token chain
+            ends).
+    """
+
+    modified_since: str | None = None
+    page_token: str | None = None
+    query: int = 0
+
+
+class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
+    """Pages with ``page_token`` and starts a new query when a token chain ends.
+
+    ``page`` is never sent: it only reaches the first 2,000 records. A token chain ends at
+    Zoho's 100,000-record cap (400 ``PAGINATION_LIMIT_EXCEEDED``), when a token expires, or if a
+    page says ``more_records`` without a token; the next query then asks for records modified
+    after the last Modified_Time known to be complete, so nothing is lost (the boundary records
+    may come again).
+    """
+
+    def __init__(
+        self,
+        start_value: ZohoPage,
+        restart_since: Callable[[], str | None],
+        logger: logging.Logger,
+    ) -> None:
+        """Create the paginator.
+
+        Args:
+            start_value: The first page (its ``modified_since`` is the run's start).
+            restart_since: Returns the ``If-Modified-Since`` for a new query.
+            logger: Stream logger.
+        """
+        super().__init__(start_value)
+        self._restart_since = restart_since
+        self._logger = logger
+        self.restarts = 0
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if is_restart(response):
+            return True
+        payload = response_payload(response)
+        info = payload.get("info") if isinstance(payload, dict) else None
+        return bool(isinstance(info, dict) and info.get("more_records"))
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        # A restart response carries no records but the stream is not finished.
+        return is_restart(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> ZohoPage | None:
+        current = self.current_value
+        if not is_restart(response):
+            payload = response_payload(response)
+            info = payload.get("info") or {}
+            token = info.get("next_page_token")
+            if token:
+                return dataclasses.replace(current, page_token=str(token))
+            self._logger.warning(
+                "Zoho said more records follow but sent no next_page_token; "
+                "continuing with a new query"
+            )
+        return self._new_query(current)
+
+    def _new_query(self, current: ZohoPage) -> ZohoPage:
+        since = self._restart_since()
+        if since is None or (
+            current.modified_since is not None
+            and parse_instant(since) <= parse_instant(current.modified_since)
+        ):
+            msg = (
+                "Zoho's page token chain ended but no Modified_Time is complete yet, so a new "
+                f"query cannot make progress (more records than one token chain share "
+                f"Modified_Time after {current.modified_since or 'the start'}); lower page_size "
+                "is no help, report this case."
+            )
+            raise ZohoAPIError(msg)
+        self.restarts += 1
+        self._logger.info(
+            "Page token chain ended; starting query %d with If-Modified-Since %s",
+            current.query + 2,
+            since,
+        )
+        return ZohoPage(modified_since=since, page_token=None, query=current.query + 1)
+
+
+class _TokenRejected(RetriableAPIError):
+    """401 INVALID_TOKEN: the token was dropped; retry at once with a fresh one."""
+
+
+class ZohoStream(RESTStream[ZohoPage]):
+    """Base of every Zoho CRM stream.
+
+    Subclasses set :attr:`path` and :attr:`required_scope` and implement ``get_url_params``.
+    """
+
+    #: Zoho answers 429 for spent credits and for the concurrency limit: both may pass.
+    extra_retry_statuses: t.Sequence[int] = [HTTPStatus.TOO_MANY_REQUESTS]
+    #: The scope an ``OAUTH_SCOPE_MISMATCH`` on this endpoint is about.
+    required_scope: str = "ZohoCRM.modules.READ"
+    #: What the endpoint reads, for error sentences ("the Leads records").
+    what: str = "the request"
+
+    #: Retry budget: attempts per request for 429, 5xx, timeouts and connection errors.
+    MAX_TRIES: t.ClassVar[int] = 8
+    #: First backoff wait in seconds; doubles per retry up to :attr:`MAX_WAIT`.
+    BACKOFF_FACTOR: t.ClassVar[float] = 1.0
+    #: Upper bound of one backoff wait (also caps a ``Retry-After``), in seconds.
+    MAX_WAIT: t.ClassVar[float] = 120.0
+
+    def __init__(self, tap: TapZohoCRM, *args: t.Any, **kwargs: t.Any) -> None:
+        """Create the stream.
+
+        Args:
+            tap: The tap.
+            *args: Passed to :class:`RESTStream`.
+            **kwargs: Passed to :class:`RESTStream`.
+        """
+        super().__init__(tap, *args, **kwargs)
+        self.zoho_tap = tap
+        self._token_retry_pending = False
+        self._last_retry_reason = ""
+        #: API calls answered by Zoho (any status) and credits they cost (1 per call).
+        self.api_calls = 0
+        self.api_credits = 0
+        self.credits_remaining: str | None = None
+
+    # -- request construction --------------------------------------------------------
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return f"{self.zoho_tap.api_domain}/crm/{API_VERSION}"
+
+    @override
+    def get_url(self, context: Context | None) -> str:
+        # The SDK's version copies the whole config per call to fill {placeholders}; our
+        # paths have none.
+        return self.url_base + (self.path or "")
+
+    @property
+    @override
+    def authenticator(self) -> ZohoOAuthAuthenticator:
+        # One authenticator per tap run: every stream shares the token (one refresh per run).
+        return self.zoho_tap.authenticator
+
+    @property
+    @override
+    def http_headers(self) -> dict:
+        return {"Accept": "application/json"}
+
+    @cached_property
+    @override
+    def user_agent(self) -> str:
+        return str(self.config.get("user_agent") or self.zoho_tap.default_user_agent)
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout") or 300)
+
+    # -- responses ---------------------------------------------------------------------
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Count the call and map Zoho's answer to retry, restart, or a one-sentence error.
+
+        Raises:
+            RetriableAPIError: For 429, 5xx and a first ``INVALID_TOKEN``.
+            ZohoAPIError: For everything Zoho will keep refusing, with its code and message.
+        """
+        self.api_calls += 1
+        self.api_credits += 1
+        remaining = response.headers.get("X-API-CREDITS-REMAINING")
+        if remaining is not None:
+            self.credits_remaining = remaining
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            self._token_retry_pending = False
+            return
+
+        body = response_payload(response)
+        code, message, details = describe_zoho_error(body)
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            self._last_retry_reason = self._error_sentence(status, code, message, "")
+            raise RetriableAPIError(self._last_retry_reason, response)
+
+        if status == HTTPStatus.BAD_REQUEST and code in RESTART_CODES:
+            response.__dict__[_RESTART] = code
+            self.log("Zoho ended the page token chain (%s: %s)", code, message)
+            return
+
+        if status == HTTPStatus.UNAUTHORIZED and code in TOKEN_CODES:
+            if not self._token_retry_pending:
+                self._token_retry_pending = True
+                self.authenticator.invalidate(self.authenticator.token_of(response.request))  # type: ignore[arg-type]
+                raise _TokenRejected(
+                    f"Zoho rejected the access token ({code}); refreshing it", response
+                )
+            self._token_retry_pending = False
+            msg = (
+                f"Zoho CRM at {self.zoho_tap.api_domain} rejected a freshly issued access token "
+                f"({code}: {message}); the API domain probably belongs to another data centre "
+                f"than the token (data_center is '{self.config.get('data_center', 'us')}'), so "
+                "check data_center, environment and api_domain."
+            )
+            raise ZohoAPIError(msg, status=status, code=code, zoho_message=message)
+
+        if code == "OAUTH_SCOPE_MISMATCH":
+            msg = (
+                f"Zoho CRM refused {self.what} because the refresh token lacks the "
+                f"{self.required_scope} scope (OAUTH_SCOPE_MISMATCH: {message}); generate a new "
+                "refresh token from a Self Client grant code that includes it."
+            )
+            raise ZohoScopeError(msg, scope=self.required_scope, status=status)
+
+        raise ZohoAPIError(
+            self._error_sentence(status, code, message, details),
+            status=status,
+            code=code,
+            zoho_message=message,
+        )
+
+    def _error_sentence(
+        self, status: int, code: str | None, message: str | None, details: str
+    ) -> str:
+        where = f"{self.http_method} {self.path}"
+        if not (code or message):
+            return f"Zoho CRM answered {where} with HTTP {status} and no Zoho error body."
+        label = f"HTTP {status} {code}" if code else f"HTTP {status}"
+        return f"Zoho CRM answered {where} with {label}: {message or 'no message'}{details}."
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        # The SDK's message appends the raw body and header names; ours is one sentence.
+        code, message, details = describe_zoho_error(response_payload(response))
+        return self._error_sentence(response.status_code, code, message, details)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        payload = response_payload(response)
+        if not isinstance(payload, dict):
+            return []
+        data = payload.get(self.records_key)
+        return data if isinstance(data, list) else []
+
+    #: Key of the record list in the response body.
+    records_key: str = "data"
+
+    # -- retries -----------------------------------------------------------------------
+
+    @override
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """Exponential backoff with jitter that honours ``Retry-After``.
+
+        The backoff library sends the exception of the failed attempt into the generator, so
+        each wait can look at the response: a ``Retry-After`` (seconds) sets the wait (capped
+        by :attr:`MAX_WAIT`); a rejected token is retried at once. Otherwise the wait doubles
+        from :attr:`BACKOFF_FACTOR` with "equal jitter" (half fixed, half random), so a crowd
+        of clients spreads out but each still backs off.
+        """
+        exception = yield 0.0  # primed by the backoff library
+        retry = 0
+        while True:
+            if isinstance(exception, _TokenRejected):
+                wait = 0.0
+            else:
+                base = min(self.MAX_WAIT, self.BACKOFF_FACTOR * 2.0**retry)
+                retry += 1
+                wait = base / 2 + random.uniform(0, base / 2)
+                retry_after = _retry_after_seconds(exception)
+                if retry_after is not None:
+                    wait = min(self.MAX_WAIT, retry_after) + random.uniform(0, 0.1)
+            exception = yield wait
+
+    @override
+    def backoff_max_tries(self) -> int:
+        return self.MAX_TRIES
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        # Jitter is applied inside backoff_wait_generator, where it can tell a Retry-After
+        # (which must not be shortened) from an exponential step.
+        return value
+
+    @override
+    def backoff_handler(self, details: Details) -> None:
+        exc = details.get("exception")
+        if isinstance(exc, _TokenRejected):
+            self.log("Access token rejected by Zoho; retrying with a fresh one")
+            return
+        self.log(
+            "Retrying %s %s in %.2f s after attempt %d: %s",
+            self.http_method,
+            self.path,
+            details.get("wait") or 0.0,
+            details.get("tries") or 0,
+            _short_reason(exc),
+            level=logging.WARNING,
+        )
+
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """Retry with the SDK's backoff decorator, then turn a final failure into a sentence."""
+        decorated = super().request_decorator(func)
+
+        def request(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+            try:
+                return decorated(prepared_request, context)
+            except ZohoError:
+                raise
+            except RetriableAPIError as ex:
+                status = ex.response.status_code if ex.response is not None else None
+                hint = (
+                    "; the org's daily API credits may be spent or too many clients call at "
+                    "once, so run the tap again later"
+                    if status == HTTPStatus.TOO_MANY_REQUESTS
+                    else ""
+                )
+                reason = (self._last_retry_reason or "Zoho CRM kept failing").rstrip(".")
+                msg = f"{reason} (still failing after {self.MAX_TRIES} attempts){hint}."
+                raise ZohoAPIError(msg, status=status) from None
+            except (requests.ConnectionError, requests.Timeout) as ex:
+                msg = (
+                    f"Could not reach Zoho CRM at {self.zoho_tap.api_domain} for "
+                    f"{self.http_method} {self.path} after {self.MAX_TRIES} attempts "
+                    f"({type(ex).__name__}); check the network and request_timeout."
+                )
+                raise ZohoAPIError(msg) from None
+
+        return t.cast("RequestFunc", request)
+
+    # -- API economy ---------------------------------------------------------------------
+
+    def usage_summary(self) -> str:
+        """One line of calls and credits, for the end-of-stream log."""
+        text = f"{self.api_calls} API calls, {self.api_credits} credits"
+        if self.credits_remaining is not None:
+            text += f", {self.credits_remaining} credits left in Zoho's 24-hour budget"
+        return text
+
+
+def _retry_after_seconds(exception: BaseException | None) -> float | None:
+    response = getattr(exception, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        import pendulum
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - pendulum.now("UTC")).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _short_reason(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no exception"
+    if isinstance(exc, RetriableAPIError) and exc.args:
+        return str(exc.args[0])
+    return type(exc).__name__

@@ -1,0 +1,322 @@
+"""tap-zohocrm: Singer tap for Zoho CRM (Leads, Contacts, Deals), built on singer-sdk."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import sys
+import typing as t
+from functools import cached_property
+from importlib import metadata
+
+import click
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from typing_extensions import override
+
+from tap_zohocrm import hosts
+from tap_zohocrm.auth import ZohoOAuthAuthenticator
+from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError
+from tap_zohocrm.schema import module_schema, standard_schema
+from tap_zohocrm.streams import (
+    ContactsStream,
+    DealsStream,
+    FieldsMetadataStream,
+    LeadsStream,
+    ZohoModuleStream,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk.streams import Stream
+
+__all__ = ["TapZohoCRM"]
+
+FIELDS_SCOPE = "ZohoCRM.settings.fields.READ"
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn an expected failure into one line on stderr and exit status 1.
+
+    Expected failures (bad credentials, wrong data centre, missing scope, a Zoho error that
+    retrying does not fix) are explained by the exception's sentence; a stack trace would only
+    bury it. Unexpected exceptions keep the SDK's handling (logged with their traceback).
+    """
+    try:
+        yield
+    except ZohoError as ex:
+        click.echo(f"tap-zohocrm: error: {ex.sentence}", err=True)
+        sys.exit(1)
+
+
+class TapZohoCRM(Tap):
+    """Zoho CRM records (Leads, Contacts, Deals) with Modified_Time bookmarks."""
+
+    name = "tap-zohocrm"
+    package_name = "tap-zohocrm"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "client_id",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Client ID",
+            description="OAuth client id of the Zoho Self Client (api-console.zoho.com).",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Client Secret",
+            description="OAuth client secret of the Zoho Self Client. Never logged.",
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Refresh Token",
+            description=(
+                "Long-lived refresh token, made once from a Self Client grant code with the "
+                "scopes ZohoCRM.modules.READ and ZohoCRM.settings.fields.READ. Never logged."
+            ),
+        ),
+        th.Property(
+            "data_center",
+            th.StringType,
+            default=hosts.DEFAULT_DATA_CENTER,
+            allowed_values=list(hosts.DATA_CENTERS),
+            title="Data Center",
+            description=(
+                "Zoho data centre of the org: "
+                + ", ".join(f"{dc.code} ({dc.label})" for dc in hosts.DATA_CENTERS.values())
+                + ". Picks the accounts server; the token's api_domain then picks the API host."
+            ),
+        ),
+        th.Property(
+            "environment",
+            th.StringType,
+            default=hosts.DEFAULT_ENVIRONMENT,
+            allowed_values=list(hosts.ENVIRONMENTS),
+            title="Environment",
+            description=(
+                "Which org of the data centre to read: production, sandbox "
+                "(sandbox.zohoapis.*) or developer (developer.zohoapis.*)."
+            ),
+        ),
+        th.Property(
+            "accounts_url",
+            th.StringType,
+            title="Accounts URL",
+            description=(
+                "Overrides the data centre's accounts server, e.g. https://accounts.zoho.eu "
+                "(the bundled emulator uses this)."
+            ),
+        ),
+        th.Property(
+            "api_domain",
+            th.StringType,
+            title="API Domain",
+            description=(
+                "Overrides the API domain, e.g. https://www.zohoapis.eu; by default it comes "
+                "from the token response."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start Date",
+            description=(
+                "Only records modified after this instant on the first sync; all history "
+                "when unset."
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=200),
+            default=200,
+            title="Page Size",
+            description=(
+                "Records per Get Records call; 200 is Zoho's maximum and the cheapest "
+                "(each call costs one API credit)."
+            ),
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=300,
+            title="Request Timeout",
+            description="Seconds before an HTTP request is abandoned (and retried).",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            title="User Agent",
+            description="User-Agent header sent to Zoho (default tap-zohocrm/<version>).",
+        ),
+        th.Property(
+            "include_converted_leads",
+            th.BooleanType,
+            default=True,
+            title="Include Converted Leads",
+            description=(
+                "Keep converted leads in the leads stream (converted=both); Zoho hides them "
+                "by default."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Create the tap (see :class:`singer_sdk.Tap`)."""
+        self._module_schemas: dict[str, dict] = {}
+        self._metadata_calls: collections.Counter[str] = collections.Counter()
+        self._fields_reader: FieldsMetadataStream | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- connection --------------------------------------------------------------------
+
+    @cached_property
+    def authenticator(self) -> ZohoOAuthAuthenticator:
+        """The run's one authenticator, shared by every stream."""
+        config = self.config
+        return ZohoOAuthAuthenticator(
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            refresh_token=config["refresh_token"],
+            data_center=config.get("data_center"),
+            environment=config.get("environment"),
+            accounts_url=config.get("accounts_url"),
+            api_domain=config.get("api_domain"),
+            timeout=int(config.get("request_timeout") or 300),
+            user_agent=config.get("user_agent") or self.default_user_agent,
+            logger=self.logger.getChild("auth"),
+        )
+
+    @property
+    def api_domain(self) -> str:
+        """The API domain all calls go to (override, else the token's, else the table's)."""
+        return self.authenticator.api_domain
+
+    @cached_property
+    def default_user_agent(self) -> str:
+        """``tap-zohocrm/<version>``."""
+        try:
+            version = metadata.version("tap-zohocrm")
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            version = "0"
+        return f"tap-zohocrm/{version}"
+
+    # -- schemas -----------------------------------------------------------------------
+
+    def module_schema(self, module: str, stream_name: str) -> dict:
+        """A module's schema from its field metadata, read once per process.
+
+        Falls back to the bundled standard fields when the metadata cannot be read for lack
+        of permission, with a warning naming the missing scope.
+
+        Args:
+            module: Module API name.
+            stream_name: Stream name (for the bundled schema file).
+
+        Returns:
+            The JSON Schema of the stream.
+        """
+        if module in self._module_schemas:
+            return self._module_schemas[module]
+        if self._fields_reader is None:
+            self._fields_reader = FieldsMetadataStream(self)
+        reader = self._fields_reader
+        calls_before = reader.api_calls
+        try:
+            fields = reader.fetch(module)
+        except ZohoScopeError:
+            schema = self._fallback_schema(
+                module,
+                stream_name,
+                f"the refresh token lacks the {FIELDS_SCOPE} scope",
+            )
+        except ZohoAPIError as ex:
+            if ex.status != 403:
+                raise
+            schema = self._fallback_schema(
+                module,
+                stream_name,
+                f"Zoho denied it ({ex.code}: {ex.zoho_message}); the Zoho user needs "
+                f"permission and the refresh token the {FIELDS_SCOPE} scope",
+            )
+        else:
+            if fields:
+                schema = module_schema(fields)
+            else:
+                schema = self._fallback_schema(module, stream_name, "Zoho returned no fields")
+        finally:
+            self._metadata_calls[module] += reader.api_calls - calls_before
+        self._module_schemas[module] = schema
+        return schema
+
+    def _fallback_schema(self, module: str, stream_name: str, reason: str) -> dict:
+        self.logger.warning(
+            "Cannot read the %s field metadata: %s. Using the standard %s fields from "
+            "schemas/%s.json; custom fields are missing until %s is granted.",
+            module,
+            reason,
+            module,
+            stream_name,
+            FIELDS_SCOPE,
+        )
+        return self.standard_module_schema(stream_name)
+
+    def standard_module_schema(self, stream_name: str) -> dict:
+        """The bundled schema of a stream's standard fields (no API call).
+
+        Args:
+            stream_name: Stream name.
+
+        Returns:
+            The JSON Schema.
+        """
+        return standard_schema(stream_name)
+
+    def metadata_calls(self, module: str) -> int:
+        """Field-metadata API calls made for a module in this process."""
+        return self._metadata_calls[module]
+
+    # -- streams -----------------------------------------------------------------------
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        """The module streams. No API call here: schemas are built when first needed."""
+        streams: list[ZohoModuleStream] = [
+            LeadsStream(self),
+            ContactsStream(self),
+            DealsStream(self),
+        ]
+        return list(streams)
+
+    # -- CLI: expected errors as one sentence ------------------------------------------
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        with _user_errors():
+            super().invoke(*args, **kwargs)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        with _user_errors():
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with _user_errors():
+            super().cb_test(ctx, param, value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    TapZohoCRM.cli()
