@@ -1,0 +1,113 @@
+"""Configuration of one emulator instance.
+
+Everything that shapes the emulated org lives here so that a test can build a tiny,
+fast org and a benchmark a large one from the same code, and so that two emulators built
+from equal configs serve byte-identical data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_CLIENT_ID = "emulator-client-id"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - a fixed test credential
+DEFAULT_REFRESH_TOKEN = "emulator-refresh-token"  # noqa: S105 - a fixed test credential
+
+#: Scopes granted by default: everything the tap could need.
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "ZohoCRM.modules.ALL",
+    "ZohoCRM.settings.ALL",
+    "ZohoCRM.bulk.READ",
+    "ZohoCRM.coql.READ",
+)
+
+#: Record counts per module when the config does not say otherwise. Small on purpose:
+#: most tests want a quick start; benchmarks pass their own sizes.
+DEFAULT_SIZES: dict[str, int] = {
+    "Leads": 300,
+    "Contacts": 200,
+    "Deals": 150,
+    "Accounts": 100,
+    "Projects": 50,
+}
+
+#: Size of every supported module that DEFAULT_SIZES does not name.
+DEFAULT_OTHER_SIZE = 20
+
+
+@dataclass
+class EmulatorConfig:
+    """Settings of an emulated Zoho CRM org and of its misbehaviour.
+
+    Attributes:
+        seed: Seed of all generated data and of the fault RNG; equal seeds give equal orgs.
+        sizes: Record counts per module API name, overriding DEFAULT_SIZES.
+        timezone: IANA zone of the API user; datetimes are rendered in it, with DST.
+        client_id: OAuth client id that the token endpoint accepts.
+        client_secret: OAuth client secret that the token endpoint accepts.
+        refresh_token: Refresh token that the token endpoint accepts.
+        scopes: Scopes granted to issued access tokens.
+        token_lifetime_seconds: Seconds an access token lives (Zoho: 3600).
+        token_lifetime_calls: API calls an access token serves before it expires (None: no
+            limit). Lets tests force a mid-sync expiry without waiting.
+        token_requests_per_minute: Refresh requests allowed per minute before the token
+            endpoint answers "Access Denied" (None: no limit).
+        page_token_cap: Records reachable through one page_token chain (Zoho: 100,000).
+        page_token_ttl_seconds: Lifetime of a page token (Zoho: 24 hours).
+        discrete_page_limit: Records reachable with the page parameter (Zoho: 2,000).
+        fail_429: Fraction of API calls answered 429 TOO_MANY_REQUESTS.
+        fail_500: Fraction of API calls answered 500 INTERNAL_ERROR.
+        latency_ms: Delay added to every API and token request.
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        start: Earliest generated Created_Time (ISO-8601).
+        end: Latest generated Modified_Time (ISO-8601).
+        converted_fraction: Share of generated Leads that start converted.
+        deleted_fraction: Deleted-record entries generated per module, as a share of its size.
+        shared_second_fraction: Share of records whose Modified_Time equals another's.
+    """
+
+    seed: int = 42
+    sizes: dict[str, int] = field(default_factory=dict)
+    timezone: str = "America/Los_Angeles"
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    refresh_token: str = DEFAULT_REFRESH_TOKEN
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    token_lifetime_seconds: float = 3600.0
+    token_lifetime_calls: int | None = None
+    token_requests_per_minute: int | None = None
+    page_token_cap: int = 100_000
+    page_token_ttl_seconds: float = 86_400.0
+    discrete_page_limit: int = 2_000
+    fail_429: float = 0.0
+    fail_500: float = 0.0
+    latency_ms: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    start: str = "2024-01-01T08:00:00+00:00"
+    end: str = "2025-07-01T06:59:59+00:00"
+    converted_fraction: float = 0.05
+    deleted_fraction: float = 0.05
+    shared_second_fraction: float = 0.10
+
+    def size_of(self, module: str, *, supported: bool = True) -> int:
+        """Return how many records a module starts with.
+
+        Args:
+            module: Module API name.
+            supported: Whether the module is reachable through the API at all.
+
+        Returns:
+            The configured size, the default for the module, or 0 for unsupported modules.
+        """
+        if not supported:
+            return 0
+        if module in self.sizes:
+            return max(0, int(self.sizes[module]))
+        return DEFAULT_SIZES.get(module, DEFAULT_OTHER_SIZE)
+
+    def with_changes(self, **changes: Any) -> EmulatorConfig:
+        """Return a copy with some settings changed (used for runtime fault changes)."""
+        return replace(self, **changes)

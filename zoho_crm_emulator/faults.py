@@ -1,0 +1,58 @@
+"""Fault injection: the flaky network and busy servers a connector must survive.
+
+Failures are drawn from an RNG seeded by the org seed, so a test asking for 20% 429s gets
+the same sequence on every run.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from zoho_crm_emulator.config import EmulatorConfig
+from zoho_crm_emulator.errors import ZohoError, internal_error, too_many_requests
+
+#: Config attributes that ``Emulator.set_faults`` and ``POST /_emulator/faults`` may change.
+FAULT_SETTINGS = (
+    "fail_429",
+    "fail_500",
+    "latency_ms",
+    "token_lifetime_calls",
+    "token_lifetime_seconds",
+    "token_requests_per_minute",
+    "page_token_cap",
+    "page_token_ttl_seconds",
+)
+
+
+class FaultInjector:
+    """Decides, per API call, whether to delay it and whether to fail it.
+
+    Args:
+        config: The live config; fractions and latency are read on every call.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self._rng = random.Random(f"{config.seed}:faults")
+        self._lock = threading.Lock()
+
+    def delay(self) -> None:
+        """Sleep for the configured latency (outside any lock, so calls overlap)."""
+        latency = self.config.latency_ms
+        if latency > 0:
+            time.sleep(latency / 1000)
+
+    def draw(self) -> ZohoError | None:
+        """Return the failure to answer this call with, or None to serve it."""
+        fail_429, fail_500 = self.config.fail_429, self.config.fail_500
+        if fail_429 <= 0 and fail_500 <= 0:
+            return None
+        with self._lock:
+            roll = self._rng.random()
+        if roll < fail_429:
+            return too_many_requests()
+        if roll < fail_429 + fail_500:
+            return internal_error()
+        return None

@@ -1,0 +1,242 @@
+"""HTTP plumbing: parse requests, route them, and always answer in Zoho's shape.
+
+The dispatcher is the single place that authenticates, injects faults, counts calls and
+credits, and turns any exception into a Zoho error body, so no handler can leak a stack
+trace or forget to count a call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from zoho_crm_emulator.auth import record_scopes, settings_scopes
+from zoho_crm_emulator.control import PREFIX, ControlApi
+from zoho_crm_emulator.errors import ZohoError, internal_error, invalid_url
+from zoho_crm_emulator.messages import Request, Response
+from zoho_crm_emulator.metadata import find_module
+
+if TYPE_CHECKING:
+    from zoho_crm_emulator.emulator import Emulator
+
+logger = logging.getLogger(__name__)
+
+_API = "/crm/v8"
+_RECORDS = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/?$")
+_DELETED = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/deleted/?$")
+_TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a path, not a secret
+
+
+class Dispatcher:
+    """Turns a ``Request`` into a ``Response`` for one emulator.
+
+    Args:
+        emulator: Supplies the store, tokens, faults, stats and API handlers.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.control = ControlApi(emulator)
+
+    def handle(self, request: Request) -> Response:
+        """Answer a request; never raises."""
+        try:
+            response = self._route(request)
+        except ZohoError as exc:
+            response = Response(exc.status, exc.body())
+        except Exception:
+            logger.exception("internal error while answering %s %s", request.method, request.path)
+            response = Response(500, internal_error().body())
+        if not request.path.startswith(PREFIX):
+            self.emulator.counters.count_status(response.status)
+        return response
+
+    def _route(self, request: Request) -> Response:
+        path = request.path
+        emu = self.emulator
+        if path.startswith(PREFIX):
+            return self.control.handle(request)
+        if path.rstrip("/") == _TOKEN_PATH and request.method == "POST":
+            emu.counters.count_call("oauth_token")
+            emu.faults.delay()
+            status, body = emu.tokens.grant(request.params, request.base_url)
+            return Response(status, body)
+        if request.method != "GET" or not path.startswith(_API + "/"):
+            emu.counters.count_call("other")
+            raise invalid_url(path)
+        api = emu.api
+        if path.rstrip("/") == f"{_API}/settings/modules":
+            return self._api_call(
+                request, "settings_modules", settings_scopes("modules"), api.settings_modules
+            )
+        if path.rstrip("/") == f"{_API}/settings/fields":
+            module = _canonical(request.params.get("module") or "")
+            return self._api_call(
+                request, f"settings_fields:{module}", settings_scopes("fields"), api.settings_fields
+            )
+        match = _DELETED.match(path)
+        if match:
+            module = _canonical(match.group(1))
+            return self._api_call(
+                request,
+                f"deleted:{module}",
+                record_scopes(module),
+                lambda r: api.deleted(r, module),
+            )
+        match = _RECORDS.match(path)
+        if match and match.group(1) != "settings":
+            module = _canonical(match.group(1))
+            return self._api_call(
+                request,
+                f"records:{module}",
+                record_scopes(module),
+                lambda r: api.records(r, module),
+            )
+        emu.counters.count_call("other")
+        raise invalid_url(path)
+
+    def _api_call(
+        self,
+        request: Request,
+        endpoint: str,
+        scopes: list[str],
+        handler: Callable[[Request], Response],
+    ) -> Response:
+        """Run a Zoho API handler behind latency, auth, scopes, faults and credit counting."""
+        emu = self.emulator
+        emu.counters.count_call(endpoint)
+        emu.faults.delay()
+        token = emu.tokens.authenticate(request.headers.get("authorization"))
+        emu.tokens.require(token, scopes)
+        fault = emu.faults.draw()
+        if fault is not None:
+            raise fault
+        response = handler(request)
+        if response.status < 400:
+            emu.counters.spend(1)
+        return response
+
+
+def _canonical(module: str) -> str:
+    """Return a module's canonical API name for stats keys (the raw name if unknown)."""
+    definition = find_module(module)
+    return definition.api_name if definition else module
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that can drop its keep-alive connections on shutdown.
+
+    Without that, a client's pooled connection would keep talking to a handler thread of
+    an emulator that the test already stopped.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, *, verbose: bool) -> None:
+        super().__init__(address, _Handler)
+        self.dispatcher = dispatcher
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        """Remember or forget an open client connection."""
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Shut down every open client connection."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses HTTP/1.1 requests (keep-alive) into ``Request`` and writes ``Response``."""
+
+    protocol_version = "HTTP/1.1"
+    server: EmulatorHTTPServer
+    server_version = "ZohoCRMEmulator/0.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, open_=False)
+
+    def do_GET(self) -> None:
+        """Handle GET."""
+        self._handle()
+
+    def do_POST(self) -> None:
+        """Handle POST."""
+        self._handle()
+
+    def do_PUT(self) -> None:
+        """Handle PUT (answered with Zoho's error shape)."""
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        """Handle DELETE (answered with Zoho's error shape)."""
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        """Handle PATCH (answered with Zoho's error shape)."""
+        self._handle()
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            for key, values in form.items():
+                params.setdefault(key, values[0])
+        host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
+        request = Request(
+            method=self.command,
+            path=split.path,
+            params=params,
+            headers=headers,
+            body=body,
+            base_url=f"http://{host}",
+        )
+        response = self.server.dispatcher.handle(request)
+        payload = response.payload()
+        try:
+            self.send_response(response.status)
+            if response.status not in (204, 304):
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if payload and response.status not in (204, 304):
+                self.wfile.write(payload)
+        except (ConnectionError, OSError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log requests only when the server is verbose (benchmarks want silence)."""
+        if self.server.verbose:
+            super().log_message(format, *args)

@@ -1,0 +1,67 @@
+"""Counters that tests and benchmarks read: calls per endpoint, credits, HTTP statuses."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class StatusCounts(dict[str, int]):
+    """Status code to count; accepts ``429`` and ``"429"`` alike.
+
+    JSON turns the keys into strings, so the Python API and ``GET /_emulator/stats`` use
+    string keys; looking up with an int still works for convenience.
+    """
+
+    def __getitem__(self, key: object) -> int:
+        return super().__getitem__(str(key))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(str(key))
+
+    def get(self, key: object, default: Any = None) -> Any:  # type: ignore[override]
+        """Return the count of a status (int or str key), or ``default``."""
+        return super().get(str(key), default)
+
+
+class Stats:
+    """Thread-safe counters of one emulator instance."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._statuses: Counter[str] = Counter()
+        self._credits = 0
+
+    def count_call(self, endpoint: str) -> None:
+        """Count one request to an endpoint key such as ``records:Leads``."""
+        with self._lock:
+            self._calls[endpoint] += 1
+
+    def count_status(self, status: int) -> None:
+        """Count one response status."""
+        with self._lock:
+            self._statuses[str(status)] += 1
+
+    def spend(self, credits: int = 1) -> None:
+        """Charge API credits for a served call."""
+        with self._lock:
+            self._credits += credits
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return a copy of the counters (calls, credits, status_counts, requests)."""
+        with self._lock:
+            return {
+                "calls": dict(self._calls),
+                "credits": self._credits,
+                "status_counts": StatusCounts(self._statuses),
+                "requests": sum(self._statuses.values()),
+            }
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self._calls.clear()
+            self._statuses.clear()
+            self._credits = 0

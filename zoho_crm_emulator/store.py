@@ -1,0 +1,503 @@
+"""The org's mutable state: live records, deletions, queries and mutations.
+
+All access goes through one re-entrant lock so that HTTP handler threads, the Python API and
+the control endpoints see consistent data. Queries are cached per module version, so paging
+through 100,000 records sorts them once, not once per page.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from zoho_crm_emulator.config import EmulatorConfig
+from zoho_crm_emulator.data import API_USER, ValueGenerator, generate_org
+from zoho_crm_emulator.errors import invalid_module
+from zoho_crm_emulator.metadata import FieldDef, ModuleDef, find_module
+from zoho_crm_emulator.model import Deletion, Record
+from zoho_crm_emulator.timeutil import render
+
+#: Mutation actions accepted by ``Store.mutate``.
+ACTIONS = ("edit", "create", "delete", "convert", "formula")
+#: Data types an ``edit`` may change; names and system fields stay put so lookups agree.
+_EDITABLE_TYPES = frozenset(
+    {
+        "text",
+        "textarea",
+        "email",
+        "phone",
+        "website",
+        "picklist",
+        "multiselectpicklist",
+        "integer",
+        "double",
+        "currency",
+        "percent",
+        "decimal",
+        "date",
+        "boolean",
+    }
+)
+_NAME_FIELDS = frozenset({"First_Name", "Last_Name", "Full_Name"})
+#: Lead fields copied onto the Contact that a conversion creates.
+_CONVERTED_COPY = {
+    "Salutation": "Salutation",
+    "First_Name": "First_Name",
+    "Last_Name": "Last_Name",
+    "Full_Name": "Full_Name",
+    "Email": "Email",
+    "Secondary_Email": "Secondary_Email",
+    "Phone": "Phone",
+    "Mobile": "Mobile",
+    "Lead_Source": "Lead_Source",
+    "Email_Opt_Out": "Email_Opt_Out",
+    "Description": "Description",
+    "Owner": "Owner",
+    "Designation": "Title",
+    "Street": "Mailing_Street",
+    "City": "Mailing_City",
+    "State": "Mailing_State",
+    "Zip_Code": "Mailing_Zip",
+    "Country": "Mailing_Country",
+}
+_CACHE_SIZE = 32
+
+
+class MutationError(ValueError):
+    """A mutation request that cannot be carried out (unknown action, wrong module...)."""
+
+
+class _ModuleState:
+    """Live records and deletions of one module, with a version bumped on every change."""
+
+    def __init__(
+        self, definition: ModuleDef, records: list[Record], deletions: list[Deletion]
+    ) -> None:
+        self.definition = definition
+        self.records: dict[str, Record] = {r.id: r for r in records}
+        self.deletions = deletions
+        self.next_index = 0
+        self.version = 0
+
+
+class Store:
+    """Records and deletions of every supported module, safe to use from many threads.
+
+    Args:
+        config: The org's configuration; read for seed, time zone and sizes.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        org = generate_org(config)
+        self._modules: dict[str, _ModuleState] = {}
+        pools: dict[str, list[tuple[int, str]]] = {}
+        for name, data in org.modules.items():
+            definition = find_module(name)
+            assert definition is not None
+            state = _ModuleState(definition, data.records, data.deletions)
+            state.next_index = data.next_index
+            self._modules[name] = state
+            pools[name] = [(r.index, r.id) for r in data.records]
+        self.generator = ValueGenerator(config, pools)
+        self._last_id = org.last_id
+        self._newest = org.newest
+        self._rng = random.Random(f"{config.seed}:mutations")
+        self._cache: OrderedDict[tuple[Any, ...], list[Record]] = OrderedDict()
+
+    # --- Lookup ---------------------------------------------------------------------
+
+    def module(self, name: str) -> ModuleDef:
+        """Return a supported module's definition by (case-insensitive) API name.
+
+        Raises:
+            ZohoError: INVALID_MODULE for an unknown or API-unsupported module.
+        """
+        definition = find_module(name)
+        if definition is None or definition.api_name not in self._modules:
+            raise invalid_module(name)
+        return definition
+
+    def _state(self, name: str) -> _ModuleState:
+        return self._modules[self.module(name).api_name]
+
+    # --- Rendering ------------------------------------------------------------------
+
+    def values(self, module: ModuleDef, record: Record) -> dict[str, Any]:
+        """Return every field value of a record as the API renders it.
+
+        Generated values come first, mutation overrides shadow them, then the timestamps
+        and conversion state from the record itself, then formulas (unless overridden).
+        """
+        tz = self.config.timezone
+        values = self.generator.base_values(module, record)
+        values.update(record.overrides)
+        values["Created_Time"] = render(record.created, tz)
+        values["Modified_Time"] = render(record.modified, tz)
+        if "Converted__s" in module.by_name:
+            values["Converted__s"] = record.converted_at is not None
+            values["Converted_Date_Time"] = (
+                None if record.converted_at is None else render(record.converted_at, tz)
+            )
+        for f in module.formula_fields():
+            if f.api_name not in record.overrides:
+                values[f.api_name] = self.generator.formula_value(f, values, record)
+        return values
+
+    def render(
+        self, module: ModuleDef, record: Record, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Render a record for a list response: ``id``, the asked fields, ``$`` system keys.
+
+        Args:
+            module: The record's module.
+            record: The record.
+            fields: Field API names to include, or None for every field.
+
+        Returns:
+            The record as JSON-ready dict.
+        """
+        values = self.values(module, record)
+        names = [f.api_name for f in module.fields] if fields is None else fields
+        out: dict[str, Any] = {"id": record.id}
+        for name in names:
+            if name != "id":
+                out[name] = values.get(name)
+        out["$approved"] = True
+        out["$editable"] = True
+        if any(f.data_type == "currency" for f in module.fields):
+            out["$currency_symbol"] = "$"
+        if module.api_name == "Leads":
+            out["$converted"] = record.converted_at is not None
+        return out
+
+    def render_deletion(self, deletion: Deletion) -> dict[str, Any]:
+        """Render a deleted-record entry as ``/{Module}/deleted`` does."""
+        return {
+            "id": deletion.id,
+            "deleted_time": render(deletion.deleted_time, self.config.timezone),
+            "deleted_by": deletion.deleted_by,
+            "display_name": deletion.display_name,
+            "type": deletion.type,
+            "created_by": deletion.created_by,
+        }
+
+    # --- Queries --------------------------------------------------------------------
+
+    def query(
+        self,
+        module: str,
+        *,
+        sort_by: str = "id",
+        sort_order: str = "desc",
+        converted: str = "false",
+        since: int | None = None,
+        ids: tuple[str, ...] | None = None,
+    ) -> list[Record]:
+        """Return the records a Get Records call selects, in response order.
+
+        Sorting compares instants (epoch seconds), never rendered strings, with the id as
+        tie-breaker so that records sharing a second keep a stable order across pages.
+
+        Args:
+            module: Module API name.
+            sort_by: ``id``, ``Created_Time`` or ``Modified_Time``.
+            sort_order: ``asc`` or ``desc``.
+            converted: For Leads: ``false`` (default), ``true`` or ``both``.
+            since: If-Modified-Since as epoch seconds: keep records modified strictly later.
+            ids: Only these record ids.
+
+        Returns:
+            The matching records. The list is shared with the cache: do not modify it.
+        """
+        with self.lock:
+            state = self._state(module)
+            key = (
+                state.definition.api_name,
+                state.version,
+                sort_by,
+                sort_order,
+                converted,
+                since,
+                ids,
+            )
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+            records: Iterable[Record] = state.records.values()
+            if ids is not None:
+                wanted = set(ids)
+                records = (r for r in records if r.id in wanted)
+            if state.definition.api_name == "Leads" and converted != "both":
+                want_converted = converted == "true"
+                records = (r for r in records if (r.converted_at is not None) == want_converted)
+            if since is not None:
+                records = (r for r in records if r.modified > since)
+            if sort_by == "Modified_Time":
+                result = sorted(records, key=lambda r: (r.modified, int(r.id)))
+            elif sort_by == "Created_Time":
+                result = sorted(records, key=lambda r: (r.created, int(r.id)))
+            else:
+                result = sorted(records, key=lambda r: int(r.id))
+            if sort_order == "desc":
+                result.reverse()
+            self._cache[key] = result
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return result
+
+    def deleted(
+        self, module: str, *, kind: str = "all", since: int | None = None
+    ) -> list[Deletion]:
+        """Return deleted-record entries, newest deletion first.
+
+        Args:
+            module: Module API name.
+            kind: ``all``, ``recycle`` or ``permanent``.
+            since: If-Modified-Since as epoch seconds: keep entries deleted strictly later.
+        """
+        with self.lock:
+            entries = [
+                d
+                for d in self._state(module).deletions
+                if (kind == "all" or d.type == kind) and (since is None or d.deleted_time > since)
+            ]
+        entries.sort(key=lambda d: (d.deleted_time, int(d.id)), reverse=True)
+        return entries
+
+    def all_records(self, module: str) -> list[dict[str, Any]]:
+        """Return every live record of a module with every field, ordered by id (ground truth)."""
+        with self.lock:
+            definition = self.module(module)
+            records = sorted(self._state(module).records.values(), key=lambda r: int(r.id))
+            return [self.render(definition, r) for r in records]
+
+    def all_deletions(self, module: str) -> list[dict[str, Any]]:
+        """Return every deleted-record entry of a module, newest first (ground truth)."""
+        return [self.render_deletion(d) for d in self.deleted(module)]
+
+    def count(self, module: str) -> int:
+        """Return how many live records a module holds."""
+        with self.lock:
+            return len(self._state(module).records)
+
+    # --- Mutations ------------------------------------------------------------------
+
+    def mutate(
+        self,
+        action: str,
+        *,
+        module: str = "Leads",
+        count: int = 1,
+        ids: Sequence[str] | None = None,
+        **kw: Any,
+    ) -> list[str]:
+        """Change the org between syncs, the way users and Zoho itself would.
+
+        Args:
+            action: ``edit``, ``create``, ``delete``, ``convert`` or ``formula``.
+            module: Module API name.
+            count: How many records to pick at random when ``ids`` is not given.
+            ids: The records to change (``create`` ignores it).
+            **kw: ``values`` (dict) for edit/create; ``type`` (recycle|permanent) for delete;
+                ``field`` and ``delta`` for formula.
+
+        Returns:
+            Ids of the affected records (for ``convert``, the leads).
+
+        Raises:
+            MutationError: For an unknown action, a wrong module or bad arguments.
+        """
+        if action not in ACTIONS:
+            raise MutationError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        with self.lock:
+            definition = find_module(module)
+            if definition is None or definition.api_name not in self._modules:
+                raise MutationError(f"unknown or unsupported module {module!r}")
+            state = self._modules[definition.api_name]
+            handler = getattr(self, f"_{action}")
+            changed: list[str] = handler(state, count, ids, **kw)
+            state.version += 1
+            self._cache.clear()
+            return changed
+
+    def _next_ts(self) -> int:
+        """Return the next mutation timestamp: strictly after everything in the store."""
+        self._newest = max(int(time.time()), self._newest + 1)
+        return self._newest
+
+    def _next_id(self) -> str:
+        self._last_id += self._rng.randint(1, 9)
+        return str(self._last_id)
+
+    def _targets(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        eligible: Any = None,
+    ) -> list[Record]:
+        """Return the records a mutation applies to: the given ids, or ``count`` at random."""
+        if ids:
+            missing = [i for i in ids if str(i) not in state.records]
+            if missing:
+                raise MutationError(f"no live {state.definition.api_name} records {missing}")
+            return [state.records[str(i)] for i in ids]
+        pool = [r for r in state.records.values() if eligible is None or eligible(r)]
+        pool.sort(key=lambda r: int(r.id))
+        return self._rng.sample(pool, min(max(0, int(count)), len(pool)))
+
+    def _check_values(self, definition: ModuleDef, values: dict[str, Any]) -> None:
+        for name in values:
+            f = definition.by_name.get(name)
+            if f is None or f.api_name in ("Created_Time", "Modified_Time"):
+                raise MutationError(f"{definition.api_name} has no writable field {name!r}")
+
+    def _edit(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        values: dict[str, Any] | None = None,
+    ) -> list[str]:
+        definition = state.definition
+        if values:
+            self._check_values(definition, values)
+        editable = [
+            f
+            for f in definition.fields
+            if f.data_type in _EDITABLE_TYPES
+            and not (f.read_only or f.mandatory)
+            and f.api_name not in _NAME_FIELDS
+            and f.api_name != definition.display_field
+            and f.api_name != "Tag"
+        ]
+        changed = []
+        for record in self._targets(state, count, ids):
+            if values:
+                record.overrides.update(values)
+            else:
+                current = self.values(definition, record)
+                for f in self._rng.sample(editable, min(len(editable), self._rng.randint(1, 3))):
+                    record.overrides[f.api_name] = self._different(definition, f, record, current)
+            record.overrides["Modified_By"] = dict(API_USER)
+            record.modified = self._next_ts()
+            changed.append(record.id)
+        return changed
+
+    def _different(
+        self, definition: ModuleDef, f: FieldDef, record: Record, current: dict[str, Any]
+    ) -> Any:
+        """Draw a value for a field that differs from its current one, so edits show."""
+        if f.data_type == "boolean":
+            return not current.get(f.api_name)
+        value = current.get(f.api_name)
+        for _ in range(10):
+            value = self.generator.fresh_value(definition, f, record, self._rng)
+            if value != current.get(f.api_name):
+                break
+        return value
+
+    def _create(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        values: dict[str, Any] | None = None,
+    ) -> list[str]:
+        if values:
+            self._check_values(state.definition, values)
+        created = []
+        for _ in range(max(0, int(count))):
+            record = self._new_record(state)
+            if values:
+                record.overrides.update(values)
+            created.append(record.id)
+        return created
+
+    def _new_record(self, state: _ModuleState) -> Record:
+        ts = self._next_ts()
+        record = Record(self._next_id(), state.next_index, ts, ts)
+        state.next_index += 1
+        record.overrides["Created_By"] = dict(API_USER)
+        record.overrides["Modified_By"] = dict(API_USER)
+        state.records[record.id] = record
+        return record
+
+    def _delete(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        type: str = "recycle",
+    ) -> list[str]:
+        if type not in ("recycle", "permanent"):
+            raise MutationError(f"delete type must be recycle or permanent, not {type!r}")
+        definition = state.definition
+        deleted = []
+        for record in self._targets(state, count, ids):
+            values = self.values(definition, record)
+            creator = values.get("Created_By") or API_USER
+            state.deletions.append(
+                Deletion(
+                    id=record.id,
+                    deleted_time=self._next_ts(),
+                    deleted_by={"name": API_USER["name"], "id": API_USER["id"]},
+                    display_name=str(values.get(definition.display_field) or record.id),
+                    type=type,
+                    created_by={"name": creator["name"], "id": creator["id"]},
+                )
+            )
+            del state.records[record.id]
+            deleted.append(record.id)
+        return deleted
+
+    def _convert(self, state: _ModuleState, count: int, ids: Sequence[str] | None) -> list[str]:
+        if state.definition.api_name != "Leads":
+            raise MutationError("only Leads can be converted")
+        contacts = self._modules["Contacts"]
+        converted = []
+        for lead in self._targets(state, count, ids, eligible=lambda r: r.converted_at is None):
+            if lead.converted_at is not None:
+                continue
+            values = self.values(state.definition, lead)
+            ts = self._next_ts()
+            lead.converted_at = ts
+            lead.modified = ts
+            lead.overrides["Modified_By"] = dict(API_USER)
+            contact = self._new_record(contacts)
+            for source, target in _CONVERTED_COPY.items():
+                contact.overrides[target] = values.get(source)
+            converted.append(lead.id)
+        if converted:
+            contacts.version += 1
+        return converted
+
+    def _formula(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        field: str | None = None,
+        delta: float = 1.0,
+    ) -> list[str]:
+        definition = state.definition
+        formulas = definition.formula_fields()
+        if field is not None:
+            formulas = [f for f in formulas if f.api_name == field]
+        if not formulas:
+            raise MutationError(f"{definition.api_name} has no formula field {field or ''}".strip())
+        changed = []
+        for record in self._targets(state, count, ids):
+            values = self.values(definition, record)
+            for f in formulas:
+                old = values.get(f.api_name)
+                record.overrides[f.api_name] = round((old or 0.0) + float(delta), 2)
+            changed.append(record.id)
+        return changed
