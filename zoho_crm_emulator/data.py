@@ -13,12 +13,13 @@ import random
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.metadata import CORE_FIELDS, FieldDef, ModuleDef, supported_modules
 from zoho_crm_emulator.model import Deletion, Record
-from zoho_crm_emulator.timeutil import parse_iso, render, render_date
+from zoho_crm_emulator.timeutil import parse_iso, render, render_date, zone
 from zoho_crm_emulator.words import (
     COMPANY_A,
     COMPANY_B,
@@ -170,6 +171,7 @@ def generate_org(config: EmulatorConfig) -> Org:
     """
     start, end = parse_iso(config.start), parse_iso(config.end)
     span = max(1, end - start)
+    folds = dst_fold_instants(config.timezone, start, end)
     skeletons: dict[str, tuple[list[int], list[int], random.Random]] = {}
     for module in supported_modules():
         name = module.api_name
@@ -187,6 +189,15 @@ def generate_org(config: EmulatorConfig) -> Org:
                     a, b = order[k], order[k + 1]
                     modified[b] = modified[a]
                     created[b] = min(created[b], modified[b])
+        if total >= 20:
+            # A few records in the repeated hour when DST ends: there the rendered strings
+            # sort differently from the instants, which a correct client must survive.
+            for fold in folds:
+                before, after = rng.sample(range(total), 2)
+                modified[before] = fold - 60 - rng.randint(0, 1800)
+                modified[after] = fold + rng.randint(0, 1800)
+                created[before] = min(created[before], modified[before])
+                created[after] = min(created[after], modified[after])
         skeletons[name] = (created, modified, rng)
 
     # Ids grow with creation time across the whole org, like Zoho's.
@@ -234,6 +245,22 @@ def generate_org(config: EmulatorConfig) -> Org:
                 record.converted_at = max(record.created, record.modified - rng.randint(0, 3600))
         modules[name] = data
     return Org(modules=modules, last_id=counter, newest=newest)
+
+
+def dst_fold_instants(tz: str, start: int, end: int) -> list[int]:
+    """Return the instants within [start, end] at which the zone's UTC offset decreases.
+
+    Local clock times in the hour before such an instant repeat in the hour after it.
+    """
+    folds = []
+    zone_info = zone(tz)
+    previous = datetime.fromtimestamp(start, zone_info).utcoffset()
+    for hour in range(start - start % 3600 + 3600, end, 3600):
+        offset = datetime.fromtimestamp(hour, zone_info).utcoffset()
+        if previous is not None and offset is not None and offset < previous:
+            folds.append(hour)
+        previous = offset
+    return folds
 
 
 def _named(rng: random.Random) -> dict[str, str]:
