@@ -289,12 +289,15 @@ class ZohoStream(RESTStream[ZohoPage]):
             raise ZohoAPIError(msg, status=status, code=code, zoho_message=message)
 
         if code == "OAUTH_SCOPE_MISMATCH":
+            # Zoho's body does not always name the scope; the endpoint tells which one it is.
+            named = body.get("details", {}).get("scope") if isinstance(body, dict) else None
+            scope = str(named) if named and isinstance(named, str) else self.required_scope
             msg = (
-                f"Zoho CRM refused {self.what} because the refresh token lacks the "
-                f"{self.required_scope} scope (OAUTH_SCOPE_MISMATCH: {message}); generate a new "
-                "refresh token from a Self Client grant code that includes it."
+                f"Zoho CRM refused {self.what} because the refresh token lacks the {scope} "
+                f"scope (OAUTH_SCOPE_MISMATCH: {message}); generate a new refresh token from a "
+                "Self Client grant code that includes it."
             )
-            raise ZohoScopeError(msg, scope=self.required_scope, status=status)
+            raise ZohoScopeError(msg, scope=scope, status=status)
 
         raise ZohoAPIError(
             self._error_sentence(status, code, message, details),
