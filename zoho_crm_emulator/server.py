@@ -169,6 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Parses HTTP/1.1 requests (keep-alive) into ``Request`` and writes ``Response``."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm and the client's
+    # delayed ACKs every keep-alive response would then stall for ~40 ms.
+    disable_nagle_algorithm = True
     server: EmulatorHTTPServer
     server_version = "ZohoCRMEmulator/0.1"
 
