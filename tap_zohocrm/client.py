@@ -9,9 +9,11 @@ import typing as t
 from functools import cached_property
 from http import HTTPStatus
 
+import orjson
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
@@ -46,7 +48,8 @@ def response_payload(response: requests.Response) -> t.Any:
     """The decoded JSON body of a response, decoded once and cached on the response.
 
     The SDK hands the same response to ``parse_response`` and to the paginator; decoding a
-    200-record page twice would double the tap's heaviest per-page cost.
+    200-record page twice would double the tap's heaviest per-page cost. orjson decodes a page
+    several times faster than the json module (floats stay floats, as in ``response.json()``).
 
     Args:
         response: A Zoho response.
@@ -57,10 +60,11 @@ def response_payload(response: requests.Response) -> t.Any:
     cache = response.__dict__
     if _PAYLOAD not in cache:
         payload = None
-        if response.content:
+        content = response.content
+        if content:
             try:
-                payload = response.json()
-            except ValueError:
+                payload = orjson.loads(content)
+            except orjson.JSONDecodeError:
                 payload = None
         cache[_PAYLOAD] = payload
     return cache[_PAYLOAD]
@@ -175,6 +179,11 @@ class ZohoStream(RESTStream[ZohoPage]):
 
     Subclasses set :attr:`path` and :attr:`required_scope` and implement ``get_url_params``.
     """
+
+    #: Records are built from Zoho's JSON (strings, numbers, booleans, lists, objects) and
+    #: projected onto the selected properties in parse_response, so they already conform; the
+    #: SDK's recursive conformance pass was the largest per-record cost of a sync.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     #: Zoho answers 429 for spent credits and for the concurrency limit: both may pass.
     extra_retry_statuses: t.Sequence[int] = [HTTPStatus.TOO_MANY_REQUESTS]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
+import decimal
 import sys
 import typing as t
 from functools import cached_property
 from importlib import metadata
 
 import click
+import orjson
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import SingerMessageType
 from typing_extensions import override
 
 from tap_zohocrm import hosts
@@ -29,6 +34,7 @@ from tap_zohocrm.streams import (
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
 __all__ = ["TapZohoCRM"]
@@ -51,11 +57,44 @@ def _user_errors() -> Iterator[None]:
         sys.exit(1)
 
 
+def _orjson_default(obj: t.Any) -> t.Any:
+    if isinstance(obj, decimal.Decimal):
+        return float(obj)
+    if isinstance(obj, datetime.datetime):
+        return obj.isoformat(sep="T")
+    return str(obj)
+
+
+class ZohoSingerWriter(SingerWriter):
+    """The SDK's writer with orjson and without a flush after every RECORD.
+
+    Serialising with simplejson and flushing stdout after each record were, after type
+    conformance, the largest per-record costs of a sync. Output order is unchanged and every
+    STATE (and SCHEMA) message is flushed at once, so an interrupted run can lose only records
+    written after its last visible STATE, which a resumed run reads again.
+    """
+
+    @override
+    def serialize_message(self, message: Message) -> str:
+        try:
+            return orjson.dumps(message.to_dict(), default=_orjson_default).decode()
+        except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+            return super().serialize_message(message)
+
+    @override
+    def write_message(self, message: Message) -> None:
+        stdout = sys.stdout
+        stdout.write(self.serialize_message(message) + "\n")
+        if message.type != SingerMessageType.RECORD:
+            stdout.flush()
+
+
 class TapZohoCRM(Tap):
     """Zoho CRM records (Leads, Contacts, Deals) with Modified_Time bookmarks."""
 
     name = "tap-zohocrm"
     package_name = "tap-zohocrm"
+    message_writer_class = ZohoSingerWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -39,8 +39,9 @@ def status_count(emu, status):
 def deselect(catalog, stream, *fields):
     catalog = copy.deepcopy(catalog)
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
+    breadcrumbs = [[part for name in f.split(".") for part in ("properties", name)] for f in fields]
     for item in entry["metadata"]:
-        if item["breadcrumb"] in [["properties", f] for f in fields]:
+        if item["breadcrumb"] in breadcrumbs:
             item["metadata"]["selected"] = False
     return catalog
 
@@ -162,8 +163,11 @@ def test_missing_fields_scope_falls_back_to_standard_fields_with_a_warning(
 def test_field_selection_narrows_the_request(tap_emulator, tap_config, run_tap, discover_catalog):
     emu = tap_emulator(seed=10)
     catalog = deselect(discover_catalog(tap_config(emu)), "leads", "Email", "Budget", "Phone")
+    catalog = deselect(catalog, "leads", "Owner.email")
     run = run_tap(tap_config(emu), catalog=catalog)
     record = run.records("leads")[0]
+    assert set(record["Owner"]) == {"name", "id"}  # the nested deselection holds too
+    assert set(record["Created_By"]) == {"name", "id", "email"}
     assert "Email" not in record
     assert "Budget" not in record
     assert "Last_Name" in record
