@@ -21,7 +21,7 @@ from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream
 from tap_zohocrm.schema import REPLICATION_KEY
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable
 
     import requests
     from singer_sdk.helpers.types import Context, Record
@@ -281,7 +281,9 @@ class ZohoModuleStream(ZohoStream):
         return records
 
     @override
-    def _generate_record_messages(self, record: Record) -> Iterator[singer.RecordMessage]:
+    def _generate_record_messages(
+        self, record: Record
+    ) -> Generator[singer.RecordMessage, None, None]:
         # The SDK's version first walks every record to pop deselected properties and to
         # conform types; parse_response has done both already (projection above; Zoho's JSON
         # types need no conversion), and that walk was the largest per-record cost left.
