@@ -154,6 +154,8 @@ def test_record_values_match_their_json_type(org):
                     assert datetime.fromisoformat(value).tzinfo is not None
                 if f["data_type"] == "lookup" and value is not None:
                     assert set(value) == {"name", "id"}
+                if f["data_type"] == "ownerlookup":
+                    assert set(value) == {"name", "id", "email"}
 
 
 def test_fields_needs_a_known_module(org):

@@ -138,6 +138,10 @@ class TokenManager:
             del self._tokens[value]
 
 
+#: Scopes any of which allows the Bulk Read endpoints.
+BULK_SCOPES = ["ZohoCRM.bulk.READ", "ZohoCRM.bulk.ALL"]
+
+
 def record_scopes(module: str) -> list[str]:
     """Return the scopes any of which allows reading a module's records."""
     lower = module.lower()

@@ -66,6 +66,13 @@ class EmulatorConfig:
         converted_fraction: Share of generated Leads that start converted.
         deleted_fraction: Deleted-record entries generated per module, as a share of its size.
         shared_second_fraction: Share of records whose Modified_Time equals another's.
+        bulk_job_seconds: Time a Bulk Read job takes from ADDED to COMPLETED.
+        bulk_page_size: Records one Bulk Read job exports (Zoho: 200,000); more need a new job
+            with the next page or page_token. Small values keep paging tests fast.
+        bulk_fail: Fraction of Bulk Read jobs that end in FAILURE.
+        bulk_result_ttl_seconds: How long a finished job's download stays available.
+        bulk_downloads_per_minute: Downloads allowed per minute (Zoho: 10), then 429.
+        bulk_job_credits: API credits a Bulk Read job creation costs (Zoho: about 50).
     """
 
     seed: int = 42
@@ -91,6 +98,12 @@ class EmulatorConfig:
     converted_fraction: float = 0.05
     deleted_fraction: float = 0.05
     shared_second_fraction: float = 0.10
+    bulk_job_seconds: float = 1.0
+    bulk_page_size: int = 200_000
+    bulk_fail: float = 0.0
+    bulk_result_ttl_seconds: float = 86_400.0
+    bulk_downloads_per_minute: int = 10
+    bulk_job_credits: int = 50
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

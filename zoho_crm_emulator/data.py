@@ -356,7 +356,12 @@ class ValueGenerator:
                 if f.api_name in CORE_FIELDS or f.data_type == "formula":
                     continue
                 nullable = not (f.mandatory or f.read_only) and f.api_name != "Tag"
-                nullable = nullable and f.data_type not in ("boolean", "multiselectpicklist")
+                # Every record has an owner; booleans and multi-selects are never null.
+                nullable = nullable and f.data_type not in (
+                    "boolean",
+                    "multiselectpicklist",
+                    "ownerlookup",
+                )
                 nullable = nullable and f.api_name != module.display_field
                 program.append((f.api_name, self._generator(module, f), nullable))
             self._compiled[module.api_name] = program

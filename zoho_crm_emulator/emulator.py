@@ -14,6 +14,7 @@ from typing import Any
 
 from zoho_crm_emulator.api import ZohoApi
 from zoho_crm_emulator.auth import TokenManager
+from zoho_crm_emulator.bulk import BulkRead
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.faults import FAULT_SETTINGS, FaultInjector
 from zoho_crm_emulator.server import Dispatcher, EmulatorHTTPServer
@@ -43,6 +44,7 @@ class Emulator:
         self.tokens = TokenManager(self.config)
         self.faults = FaultInjector(self.config)
         self.api = ZohoApi(self.store, self.config)
+        self.bulk = BulkRead(self.store, self.config, self.faults)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -165,7 +167,7 @@ class Emulator:
         if unknown:
             raise ValueError(f"unknown fault settings {unknown}; expected {list(FAULT_SETTINGS)}")
         for name, value in changes.items():
-            if name in ("fail_429", "fail_500"):
+            if name in ("fail_429", "fail_500", "bulk_fail"):
                 value = float(value)
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"{name} must be between 0 and 1")

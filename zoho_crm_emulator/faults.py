@@ -23,6 +23,11 @@ FAULT_SETTINGS = (
     "token_requests_per_minute",
     "page_token_cap",
     "page_token_ttl_seconds",
+    "bulk_job_seconds",
+    "bulk_page_size",
+    "bulk_fail",
+    "bulk_result_ttl_seconds",
+    "bulk_downloads_per_minute",
 )
 
 
@@ -43,6 +48,14 @@ class FaultInjector:
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000)
+
+    def bulk_job_fails(self) -> bool:
+        """Return whether a new Bulk Read job should end in FAILURE."""
+        fraction = self.config.bulk_fail
+        if fraction <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < fraction
 
     def draw(self) -> ZohoError | None:
         """Return the failure to answer this call with, or None to serve it."""

@@ -53,14 +53,22 @@ class Response:
         status: HTTP status code.
         body: JSON-serialisable body, or None for an empty body (204, 304).
         headers: Extra response headers.
+        raw: A non-JSON body (a Bulk Read zip); takes precedence over ``body``.
+        content_type: Content-Type of the body.
+        credits: API credits the call costs when it succeeds (Bulk Read jobs cost more).
     """
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/json;charset=UTF-8"
+    credits: int = 1
 
     def payload(self) -> bytes:
         """Return the encoded body (empty for None)."""
+        if self.raw is not None:
+            return self.raw
         if self.body is None:
             return b""
         return json.dumps(self.body, separators=(",", ":")).encode()

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from zoho_crm_emulator.auth import record_scopes, settings_scopes
+from zoho_crm_emulator.auth import BULK_SCOPES, record_scopes, settings_scopes
 from zoho_crm_emulator.control import PREFIX, ControlApi
 from zoho_crm_emulator.errors import ZohoError, internal_error, invalid_url
 from zoho_crm_emulator.messages import Request, Response
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 _API = "/crm/v8"
 _RECORDS = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/?$")
 _DELETED = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/deleted/?$")
+_BULK = "/crm/bulk/v8/read"
+_BULK_JOB = re.compile(r"^/crm/bulk/v8/read/([0-9]+)(/result)?/?$")
 _TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a path, not a secret
 
 
@@ -68,6 +70,8 @@ class Dispatcher:
             emu.faults.delay()
             status, body = emu.tokens.grant(request.params, request.base_url)
             return Response(status, body)
+        if path.startswith("/crm/bulk/"):
+            return self._bulk(request)
         if request.method != "GET" or not path.startswith(_API + "/"):
             emu.counters.count_call("other")
             raise invalid_url(path)
@@ -102,12 +106,35 @@ class Dispatcher:
         emu.counters.count_call("other")
         raise invalid_url(path)
 
+    def _bulk(self, request: Request) -> Response:
+        """Route the Bulk Read endpoints."""
+        bulk = self.emulator.bulk
+        path = request.path.rstrip("/")
+        if path == _BULK and request.method == "POST":
+            module = _canonical(_bulk_module(request))
+            return self._api_call(
+                request, "bulk_read_create", BULK_SCOPES, bulk.create, record_scopes(module)
+            )
+        match = _BULK_JOB.match(request.path)
+        if match and request.method == "GET":
+            job_id, result = match.groups()
+            if result:
+                return self._api_call(
+                    request, "bulk_read_download", BULK_SCOPES, lambda r: bulk.download(r, job_id)
+                )
+            return self._api_call(
+                request, "bulk_read_status", BULK_SCOPES, lambda r: bulk.status(r, job_id)
+            )
+        self.emulator.counters.count_call("other")
+        raise invalid_url(request.path)
+
     def _api_call(
         self,
         request: Request,
         endpoint: str,
         scopes: list[str],
         handler: Callable[[Request], Response],
+        more_scopes: list[str] | None = None,
     ) -> Response:
         """Run a Zoho API handler behind latency, auth, scopes, faults and credit counting."""
         emu = self.emulator
@@ -115,13 +142,25 @@ class Dispatcher:
         emu.faults.delay()
         token = emu.tokens.authenticate(request.headers.get("authorization"))
         emu.tokens.require(token, scopes)
+        if more_scopes:
+            emu.tokens.require(token, more_scopes)
         fault = emu.faults.draw()
         if fault is not None:
             raise fault
         response = handler(request)
         if response.status < 400:
-            emu.counters.spend(1)
+            emu.counters.spend(response.credits)
         return response
+
+
+def _bulk_module(request: Request) -> str:
+    """Return the module a Bulk Read create request names, for its scope check ("" if none)."""
+    try:
+        module = request.json().get("query", {}).get("module", {})
+    except (ValueError, AttributeError):
+        return ""
+    name = module.get("api_name") if isinstance(module, dict) else module
+    return name if isinstance(name, str) else ""
 
 
 def _canonical(module: str) -> str:
@@ -229,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(response.status)
             if response.status not in (204, 304):
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(payload)))
             for name, value in response.headers.items():
                 self.send_header(name, value)

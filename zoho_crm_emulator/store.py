@@ -282,6 +282,23 @@ class Store:
         """Return every deleted-record entry of a module, newest first (ground truth)."""
         return [self.render_deletion(d) for d in self.deleted(module)]
 
+    def snapshot(self, module: str) -> list[Record]:
+        """Return copies of a module's live records, ordered by id (a Bulk Read's view).
+
+        Copies, so that rendering them later (outside the lock) shows the data as it was.
+        """
+        with self.lock:
+            records = sorted(self._state(module).records.values(), key=lambda r: int(r.id))
+            return [
+                Record(r.id, r.index, r.created, r.modified, r.converted_at, dict(r.overrides))
+                for r in records
+            ]
+
+    def find(self, module: str, record_id: str) -> Record | None:
+        """Return a live record by id, or None."""
+        with self.lock:
+            return self._state(module).records.get(record_id)
+
     def count(self, module: str) -> int:
         """Return how many live records a module holds."""
         with self.lock:
