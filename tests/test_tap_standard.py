@@ -1,0 +1,34 @@
+"""singer-sdk's standard tap tests, against the emulator over real HTTP.
+
+The SDK builds the test class at import time and instantiates the tap to enumerate the streams,
+so the emulator starts when this module is imported and stops when its tests are done.
+"""
+
+import pytest
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_zohocrm.tap import TapZohoCRM
+from zoho_crm_emulator import Emulator, EmulatorConfig
+
+_EMULATOR = Emulator(EmulatorConfig(seed=31, sizes={"Leads": 450, "Contacts": 120, "Deals": 80}))
+_BASE_URL = _EMULATOR.start()
+
+CONFIG = {
+    "accounts_url": _BASE_URL,
+    "client_id": "emulator-client-id",
+    "client_secret": "emulator-client-secret",
+    "refresh_token": "emulator-refresh-token",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_emulator():
+    yield
+    _EMULATOR.stop()
+
+
+TestTapZohoCRM = get_tap_test_class(
+    TapZohoCRM,
+    config=CONFIG,
+    suite_config=SuiteConfig(max_records_limit=None),
+)
