@@ -7,8 +7,7 @@ from equal configs serve byte-identical data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 DEFAULT_CLIENT_ID = "emulator-client-id"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - a fixed test credential
@@ -120,7 +119,3 @@ class EmulatorConfig:
         if module in self.sizes:
             return max(0, int(self.sizes[module]))
         return DEFAULT_SIZES.get(module, DEFAULT_OTHER_SIZE)
-
-    def with_changes(self, **changes: Any) -> EmulatorConfig:
-        """Return a copy with some settings changed (used for runtime fault changes)."""
-        return replace(self, **changes)
