@@ -211,7 +211,7 @@ class ZohoStream(RESTStream[ZohoPage]):
         self.zoho_tap = tap
         self._token_retry_pending = False
         self._last_retry_reason = ""
-        #: API calls answered by Zoho (any status) and credits they cost (1 per call).
+        #: API calls answered by Zoho (any status) and credits spent (1 per successful call).
         self.api_calls = 0
         self.api_credits = 0
         self.credits_remaining: str | None = None
@@ -261,12 +261,14 @@ class ZohoStream(RESTStream[ZohoPage]):
             ZohoAPIError: For everything Zoho will keep refusing, with its code and message.
         """
         self.api_calls += 1
-        self.api_credits += 1
         remaining = response.headers.get("X-API-CREDITS-REMAINING")
         if remaining is not None:
             self.credits_remaining = remaining
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
+            # One credit per answered call (200, 204 and 304 alike); refused calls are counted
+            # as calls but not as credits.
+            self.api_credits += 1
             self._token_retry_pending = False
             return
 
@@ -426,12 +428,11 @@ class ZohoStream(RESTStream[ZohoPage]):
 
     # -- API economy ---------------------------------------------------------------------
 
-    def usage_summary(self) -> str:
-        """One line of calls and credits, for the end-of-stream log."""
-        text = f"{self.api_calls} API calls, {self.api_credits} credits"
-        if self.credits_remaining is not None:
-            text += f", {self.credits_remaining} credits left in Zoho's 24-hour budget"
-        return text
+    def credits_left(self) -> str:
+        """Zoho's ``X-API-CREDITS-REMAINING`` (sent once half the budget is used), if seen."""
+        if self.credits_remaining is None:
+            return ""
+        return f"; {self.credits_remaining} credits left in Zoho's 24-hour budget"
 
 
 def _retry_after_seconds(exception: BaseException | None) -> float | None:

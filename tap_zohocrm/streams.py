@@ -319,7 +319,7 @@ class ZohoModuleStream(ZohoStream):
                 MAX_FIELDS_PER_CALL,
                 ", ".join(dropped),
             )
-        calls_before = self.api_calls
+        calls_before, credits_before = self.api_calls, self.api_credits
         yield from self.request_records(context)
 
         # The stream is complete: every record up to the newest instant has been read.
@@ -327,15 +327,32 @@ class ZohoModuleStream(ZohoStream):
             state = self.get_context_state(context)
             state["replication_key"] = REPLICATION_KEY
             state["replication_key_value"] = tracker.final
+        self.log_usage(
+            records=tracker.records_seen,
+            calls=self.api_calls - calls_before,
+            credits=self.api_credits - credits_before,
+        )
+
+    def log_usage(self, *, records: int, calls: int, credits: int) -> None:
+        """Log the stream's API economy: calls made and credits spent (issue: API economy).
+
+        Args:
+            records: Records emitted.
+            calls: Get Records calls (retries and refused calls included).
+            credits: Credits those calls spent.
+        """
+        metadata = self.zoho_tap.metadata_calls(self.module)
         self.logger.info(
-            "Stream %s done: %d records, %d Get Records calls; %s (%d metadata calls, %d token "
-            "requests in this run so far)",
+            "Stream %s done: %d records; %d API calls (%d Get Records, %d field metadata), "
+            "%d credits spent; %d token requests in this run so far%s",
             self.name,
-            tracker.records_seen,
-            self.api_calls - calls_before,
-            self.usage_summary(),
-            self.zoho_tap.metadata_calls(self.module),
+            records,
+            calls + metadata,
+            calls,
+            metadata,
+            credits + self.zoho_tap.metadata_credits(self.module),
             self.authenticator.token_requests,
+            self.credits_left(),
         )
 
     @override

@@ -204,6 +204,7 @@ class TapZohoCRM(Tap):
         """Create the tap (see :class:`singer_sdk.Tap`)."""
         self._module_schemas: dict[str, dict] = {}
         self._metadata_calls: collections.Counter[str] = collections.Counter()
+        self._metadata_credits: collections.Counter[str] = collections.Counter()
         self._fields_reader: FieldsMetadataStream | None = None
         super().__init__(*args, **kwargs)
 
@@ -260,7 +261,7 @@ class TapZohoCRM(Tap):
         if self._fields_reader is None:
             self._fields_reader = FieldsMetadataStream(self)
         reader = self._fields_reader
-        calls_before = reader.api_calls
+        calls_before, credits_before = reader.api_calls, reader.api_credits
         try:
             fields = reader.fetch(module)
         except ZohoScopeError:
@@ -285,6 +286,7 @@ class TapZohoCRM(Tap):
                 schema = self._fallback_schema(module, stream_name, "Zoho returned no fields")
         finally:
             self._metadata_calls[module] += reader.api_calls - calls_before
+            self._metadata_credits[module] += reader.api_credits - credits_before
         self._module_schemas[module] = schema
         return schema
 
@@ -314,6 +316,10 @@ class TapZohoCRM(Tap):
     def metadata_calls(self, module: str) -> int:
         """Field-metadata API calls made for a module in this process."""
         return self._metadata_calls[module]
+
+    def metadata_credits(self, module: str) -> int:
+        """API credits the field-metadata calls for a module spent in this process."""
+        return self._metadata_credits[module]
 
     # -- streams -----------------------------------------------------------------------
 
