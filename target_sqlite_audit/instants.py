@@ -1,0 +1,99 @@
+"""Parsing and formatting of instants (timezone-aware points in time).
+
+Replication keys such as Zoho's ``Modified_Time`` carry UTC offsets that change across
+DST (``2024-11-03T01:30:00-07:00`` is *earlier* than ``2024-11-03T01:10:00-08:00``), so
+they are compared as instants, never as strings.  Bookkeeping timestamps are written in
+one fixed-width UTC format so that plain string comparison in SQL orders them correctly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pendulum
+
+_UTC = timezone.utc
+
+
+def format_instant(moment: datetime) -> str:
+    """Format an aware datetime as fixed-width UTC text, e.g. ``2024-11-03T09:30:00.000Z``.
+
+    Args:
+        moment: An aware (or UTC-naive) datetime.
+
+    Returns:
+        ISO 8601 UTC text with milliseconds and a ``Z`` suffix.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def utc_now_text() -> str:
+    """Return the current time in the bookkeeping format."""
+    return format_instant(datetime.now(_UTC))
+
+
+def parse_instant(value: object) -> datetime | None:
+    """Parse an ISO 8601 date or date-time into an aware datetime.
+
+    Naive values are taken as UTC.  Anything that is not a parseable string gives
+    ``None`` so that callers can fall back to another comparison.
+
+    Args:
+        value: The raw value, usually a string from a record.
+
+    Returns:
+        An aware datetime, or None.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text[-1:] in {"Z", "z"}:
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = pendulum.parse(value, strict=False)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            return None
+        if not isinstance(parsed, datetime):
+            return None
+        moment = parsed
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_UTC)
+    return moment
+
+
+def compare_replication_values(new: object, old: object) -> int | None:
+    """Compare two replication-key values.
+
+    Numbers compare numerically, date-time strings as instants; equal values are equal
+    whatever their type.  Values that cannot be compared give ``None`` (callers then do
+    not treat the record as stale).
+
+    Args:
+        new: The incoming record's value.
+        old: The stored value.
+
+    Returns:
+        -1, 0 or 1 as ``new`` is older than, equal to or newer than ``old``; or None.
+    """
+    if new is None or old is None:
+        return None
+    if new == old:
+        return 0
+    if _is_number(new) and _is_number(old):
+        return -1 if new < old else 1  # type: ignore[operator]
+    new_at = parse_instant(new)
+    old_at = parse_instant(old)
+    if new_at is None or old_at is None:
+        return None
+    if new_at == old_at:
+        return 0
+    return -1 if new_at < old_at else 1
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,1246 @@
+"""The SQLite store: current tables, history tables and the sync log (the bottom layer).
+
+Everything that touches SQLite lives here; the Singer side (target, sinks) only hands
+over batches of plain records.  Design points:
+
+* **One writer.**  :class:`~target_sqlite_audit.locking.WriterLock` is held from
+  :meth:`AuditStore.open` to :meth:`AuditStore.close`; the file is in WAL mode so that
+  readers (``report``) never block the writer.
+* **A batch is one transaction.**  History rows, current rows and the sync-log counts of
+  a batch commit together or not at all, so a SIGKILL leaves either the whole batch or
+  none of it.  With ``synchronous=FULL`` a commit is durable before the target emits the
+  STATE that covers it.
+* **No per-record round trips.**  Per batch: one query for the stored hashes of the
+  batch's keys, one for the previous rows of the records that change (only those), then
+  ``executemany`` for the writes.
+* **Idempotent replay.**  A record whose content hash equals the stored one writes
+  nothing.  A rerun after an interrupted or failed sync also skips versions that the
+  failed run had already written (see :meth:`AuditStore.begin_sync`), so replaying the
+  same input after a kill adds no history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import typing as t
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import orjson
+
+from target_sqlite_audit.columns import (
+    DECLARED_TYPES,
+    KIND_DESCRIPTIONS,
+    Column,
+    column_kind,
+    compatible,
+    may_hold_containers,
+)
+from target_sqlite_audit.errors import InputError, SchemaChangeError, StorageError
+from target_sqlite_audit.instants import (
+    compare_replication_values,
+    format_instant,
+    parse_instant,
+    utc_now_text,
+)
+from target_sqlite_audit.locking import WriterLock
+from target_sqlite_audit.naming import (
+    assign_column_names,
+    quote_ident,
+    table_name_for,
+)
+
+#: Bookkeeping columns of a current table, in table order.
+CURRENT_BOOKKEEPING = (
+    "_first_seen_at",
+    "_last_changed_at",
+    "_deleted_at",
+    "_content_hash",
+    "_sync_id",
+    "_history_id",
+)
+#: Bookkeeping columns of a history table (``history_id`` comes first, the rest last).
+HISTORY_BOOKKEEPING = (
+    "history_id",
+    "content_hash",
+    "change_type",
+    "captured_at",
+    "sync_id",
+    "changed_fields",
+    "valid_from",
+    "valid_to",
+)
+RESERVED_COLUMNS = frozenset(name.lower() for name in CURRENT_BOOKKEEPING + HISTORY_BOOKKEEPING)
+RESERVED_TABLES = frozenset(
+    {"sync_log", "sync_log_streams", "_audit_meta", "_audit_streams", "_audit_columns"}
+)
+#: The Singer property that marks a record as deleted.
+DELETED_MARKER = "_sdc_deleted_at"
+SCHEMA_VERSION = "1"
+SYNC_STATUSES = ("running", "completed", "failed", "interrupted")
+
+_CHUNK = 500
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_SORT = orjson.OPT_SORT_KEYS
+_BINDING_ERRORS = (
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+    OverflowError,
+    UnicodeEncodeError,
+    TypeError,
+    ValueError,
+)
+
+_META_DDL = (
+    """CREATE TABLE IF NOT EXISTS _audit_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS _audit_streams (
+        stream_id INTEGER PRIMARY KEY,
+        stream TEXT NOT NULL UNIQUE,
+        table_name TEXT NOT NULL,
+        history_table TEXT NOT NULL,
+        key_properties TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS _audit_columns (
+        stream_id INTEGER NOT NULL REFERENCES _audit_streams (stream_id),
+        property TEXT NOT NULL,
+        column_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        declared_type TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (stream_id, property)
+    )""",
+    """CREATE TABLE IF NOT EXISTS sync_log (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        completed_at TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),
+        records_fetched INTEGER NOT NULL DEFAULT 0,
+        records_inserted INTEGER NOT NULL DEFAULT 0,
+        records_updated INTEGER NOT NULL DEFAULT 0,
+        records_unchanged INTEGER NOT NULL DEFAULT 0,
+        records_deleted INTEGER NOT NULL DEFAULT 0,
+        records_stale INTEGER NOT NULL DEFAULT 0,
+        error_message TEXT,
+        state TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS sync_log_streams (
+        sync_id INTEGER NOT NULL REFERENCES sync_log (id),
+        stream TEXT NOT NULL,
+        table_name TEXT,
+        records_fetched INTEGER NOT NULL DEFAULT 0,
+        records_inserted INTEGER NOT NULL DEFAULT 0,
+        records_updated INTEGER NOT NULL DEFAULT 0,
+        records_unchanged INTEGER NOT NULL DEFAULT 0,
+        records_deleted INTEGER NOT NULL DEFAULT 0,
+        records_stale INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (sync_id, stream)
+    )""",
+)
+
+
+@dataclass
+class BatchCounts:
+    """Record counts of a batch, a stream or a whole sync."""
+
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    stale: int = 0
+
+    def add(self, other: BatchCounts) -> None:
+        """Add another set of counts to this one.
+
+        Args:
+            other: The counts to add.
+        """
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
+        """Return the counts in sync-log column order."""
+        return (
+            self.fetched,
+            self.inserted,
+            self.updated,
+            self.unchanged,
+            self.deleted,
+            self.stale,
+        )
+
+
+class _Unstorable(Exception):
+    """A value that SQLite cannot hold (raised inside a batch, reported with its line)."""
+
+    def __init__(self, prop: str, why: str) -> None:
+        super().__init__(why)
+        self.prop = prop
+        self.why = why
+
+
+class StreamTable:
+    """A stream's tables, columns and the SQL statements that write them.
+
+    Built by :meth:`AuditStore.register_stream`; immutable afterwards (a schema change
+    builds a new one).
+    """
+
+    def __init__(
+        self,
+        *,
+        stream_id: int,
+        stream: str,
+        table: str,
+        history: str,
+        key_properties: Sequence[str],
+        columns: Sequence[Column],
+        replication_key: str | None,
+        lenient: bool,
+    ) -> None:
+        """Prepare column lists and SQL for one stream.
+
+        Args:
+            stream_id: Row id in ``_audit_streams``.
+            stream: Stream name.
+            table: Current-state table name.
+            history: History table name.
+            key_properties: Key properties (empty: the content hash is the key).
+            columns: All data columns, in position order.
+            replication_key: Property compared for the stale check, if any.
+            lenient: Convert objects/arrays to JSON text in every column (used when
+                records are not validated, so types are not guaranteed).
+        """
+        self.stream_id = stream_id
+        self.stream = stream
+        self.table = table
+        self.history = history
+        self.columns = list(columns)
+        self.props = [column.prop for column in self.columns]
+        self.names = [column.name for column in self.columns]
+        self.key_properties = list(key_properties)
+        self.keyless = not self.key_properties
+        by_prop = {column.prop: column for column in self.columns}
+        self.replication_key = replication_key if replication_key in by_prop else None
+        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop.startswith("_sdc_")]
+        self.container_idx = [
+            i
+            for i, column in enumerate(self.columns)
+            if lenient or may_hold_containers(column.kind)
+        ]
+        self.json_idx = frozenset(
+            i for i, column in enumerate(self.columns) if may_hold_containers(column.kind)
+        )
+        self.integer_idx = [i for i, c in enumerate(self.columns) if c.kind == "integer"]
+        self.text_key = [by_prop[prop].kind == "text" for prop in self.key_properties]
+
+        q = quote_ident
+        t_q, h_q = q(table), q(history)
+        data_cols = [q(name) for name in self.names]
+        if self.keyless:
+            self.key_columns = [q("_content_hash")]
+        else:
+            self.key_columns = [q(by_prop[prop].name) for prop in self.key_properties]
+        rk_col = q(by_prop[self.replication_key].name) if self.replication_key else "NULL"
+        keys = ", ".join(self.key_columns)
+        self._state_select = (
+            f'SELECT {keys}, "_content_hash", {rk_col}, "_deleted_at", "_sync_id", '
+            f'"_history_id" FROM {t_q} WHERE '
+        )
+        cur_keys = ", ".join(f"c.{k}" for k in self.key_columns)
+        cur_data = ", ".join(f"c.{col}" for col in data_cols)
+        self._rows_select = (
+            f'SELECT {cur_keys}, {cur_data}, h."valid_from" FROM {t_q} AS c '
+            f'LEFT JOIN {h_q} AS h ON h."history_id" = c."_history_id" WHERE '
+        )
+        self._rows_key_columns = [f"c.{k}" for k in self.key_columns]
+        hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
+        self._hist_key_columns = hist_keys
+        hist_key_list = ", ".join(hist_keys)
+        self._window_select = (
+            f'SELECT {hist_key_list}, "content_hash", "change_type" FROM {h_q} WHERE '
+        )
+        self._open_select = (
+            f'SELECT {hist_key_list}, "history_id", "valid_from" FROM {h_q} '
+            f'WHERE "valid_to" IS NULL AND '
+        )
+        self.max_history_sql = f'SELECT COALESCE(MAX("history_id"), 0) FROM {h_q}'
+        hist_cols = [q("history_id"), *data_cols, *(q(n) for n in HISTORY_BOOKKEEPING[1:])]
+        self.insert_history_sql = (
+            f"INSERT INTO {h_q} ({', '.join(hist_cols)}) VALUES ({', '.join('?' * len(hist_cols))})"
+        )
+        self.close_history_sql = f'UPDATE {h_q} SET "valid_to" = ? WHERE "history_id" = ?'
+        cur_cols = [*data_cols, *(q(n) for n in CURRENT_BOOKKEEPING)]
+        updates = ", ".join(
+            f"{col} = excluded.{col}" for col in cur_cols if col != q("_first_seen_at")
+        )
+        # Current rows are copied from the history rows just written (joined by rowid)
+        # instead of being bound from Python a second time: half the binding work.
+        h_data = ", ".join(f"h.{col}" for col in data_cols)
+        self.upsert_from_history_sql = (
+            f"INSERT INTO {t_q} ({', '.join(cur_cols)}) "
+            f'SELECT {h_data}, h."captured_at", h."captured_at", f.deleted_at, '
+            f'h."content_hash", h."sync_id", h."history_id" '
+            f'FROM temp._audit_final AS f JOIN {h_q} AS h ON h."history_id" = f.history_id '
+            f"WHERE true ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
+        self.delete_sql = f"DELETE FROM {t_q} WHERE " + _key_condition(self.key_columns, 1)
+
+    # -- record helpers ---------------------------------------------------------------
+
+    def key_of(self, record: Mapping[str, t.Any], content_hash: str) -> t.Any:
+        """Return the lookup key of a record, normalised like SQLite stores it.
+
+        Args:
+            record: The record.
+            content_hash: Its content hash (the key of keyless streams).
+
+        Returns:
+            A scalar for single-property keys, a tuple for composite keys.
+        """
+        if self.keyless:
+            return content_hash
+        values = []
+        for prop, text in zip(self.key_properties, self.text_key, strict=True):
+            value = record.get(prop)
+            if text and type(value) is int:
+                value = str(value)
+            values.append(value)
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def key_params(self, key: t.Any) -> tuple[t.Any, ...]:
+        """Return the SQL parameters for a key."""
+        return key if type(key) is tuple else (key,)
+
+    def build_row(self, record: Mapping[str, t.Any]) -> list[t.Any]:
+        """Convert a record to the values of the data columns, in column order.
+
+        Objects and arrays become compact JSON text with sorted keys (canonical, so
+        that key order is never a change); absent properties become NULL.
+
+        Args:
+            record: The record.
+
+        Returns:
+            One value per data column.
+
+        Raises:
+            _Unstorable: If an integer does not fit SQLite's 64-bit INTEGER.
+        """
+        get = record.get
+        row = [get(prop) for prop in self.props]
+        for i in self.container_idx:
+            value = row[i]
+            kind = type(value)
+            if kind is dict or kind is list:
+                row[i] = orjson.dumps(value, option=_SORT).decode()
+        for i in self.integer_idx:
+            value = row[i]
+            if type(value) is float and not _INT64_MIN <= value <= _INT64_MAX:
+                raise _Unstorable(self.props[i], "holds an integer outside the 64-bit range")
+        return row
+
+    def row_hash(self, row: Sequence[t.Any]) -> str:
+        """Hash a row's stored content (the values :meth:`build_row` returns).
+
+        The row is JSON-encoded with trailing NULLs dropped, so a column added by a
+        later SCHEMA (NULL in every existing row) never changes a hash; objects and
+        arrays are already canonical JSON (sorted keys), so key order never counts.
+        ``_sdc_*`` metadata columns are left out.
+
+        Args:
+            row: The row values, in column order.
+
+        Returns:
+            A 32-character hex digest (BLAKE2b, 128 bits).
+        """
+        if self.metadata_idx:
+            row = list(row)
+            for i in self.metadata_idx:
+                row[i] = None
+        end = len(row)
+        while end and row[end - 1] is None:
+            end -= 1
+        return hashlib.blake2b(orjson.dumps(row[:end]), digest_size=16).hexdigest()
+
+    def changed_columns(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
+        """List the columns whose values differ between two rows.
+
+        JSON columns compare by parsed value, so a reordered object is not a change.
+
+        Args:
+            old: The previous version's column values.
+            new: The new version's column values.
+
+        Returns:
+            Column names, in column order.
+        """
+        changed = []
+        for i, (before, after) in enumerate(zip(old, new, strict=True)):
+            if before == after:
+                continue
+            if (
+                i in self.json_idx
+                and isinstance(before, str)
+                and isinstance(after, str)
+                and _same_json(before, after)
+            ):
+                continue
+            changed.append(self.names[i])
+        return changed
+
+    # -- SQL builders -------------------------------------------------------------------
+
+    def state_sql(self, count: int) -> str:
+        """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""
+        return self._state_select + _key_condition(self.key_columns, count)
+
+    def rows_sql(self, count: int) -> str:
+        """SELECT of the stored rows and live ``valid_from`` for ``count`` keys."""
+        return self._rows_select + _key_condition(self._rows_key_columns, count)
+
+    def window_sql(self, count: int, syncs: int) -> str:
+        """SELECT of history versions written by ``syncs`` sync ids, for ``count`` keys."""
+        return (
+            self._window_select
+            + f'"sync_id" IN ({", ".join("?" * syncs)}) AND '
+            + _key_condition(self._hist_key_columns, count)
+        )
+
+    def open_history_sql(self, count: int) -> str:
+        """SELECT of the open (``valid_to IS NULL``) history rows for ``count`` keys."""
+        return self._open_select + _key_condition(self._hist_key_columns, count)
+
+
+def _key_condition(columns: Sequence[str], count: int) -> str:
+    if len(columns) == 1:
+        return f"{columns[0]} IN ({', '.join('?' * count)})"
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"({', '.join(columns)}) IN (VALUES {', '.join([row] * count)})"
+
+
+def _same_json(before: str, after: str) -> bool:
+    try:
+        return bool(orjson.loads(before) == orjson.loads(after))
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _chunks(items: Sequence[t.Any], size: int = _CHUNK) -> Iterator[Sequence[t.Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _line_span(lines: Sequence[int]) -> str:
+    if not lines:
+        return "no input lines"
+    first, last = min(lines), max(lines)
+    return f"input line {first}" if first == last else f"input lines {first}-{last}"
+
+
+class AuditStore:
+    """The audit database of one run: open, write batches and sync-log rows, close."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        hard_delete: bool = False,
+        clock: t.Callable[[], str] = utc_now_text,
+    ) -> None:
+        """Open (creating if needed) the database and take the writer lock.
+
+        Args:
+            path: Path of the SQLite file; missing parent folders are created.
+            hard_delete: Remove deleted records from the current table instead of
+                marking them.
+            clock: Returns the current time as bookkeeping text (tests may fix it).
+
+        Raises:
+            StorageError: The file cannot be created, locked or written.
+        """
+        self.path = Path(path)
+        self.hard_delete = hard_delete
+        self._clock = clock
+        self.sync_id: int | None = None
+        #: Ids of the failed/interrupted syncs right before this one (the replay window).
+        self.replay_window: list[int] = []
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"Cannot create the folder of the database {self.path}: {exc.strerror or exc}."
+            raise StorageError(msg) from exc
+        self._lock = WriterLock(self.path)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path),
+                isolation_level=None,
+                timeout=5.0,
+                cached_statements=256,
+            )
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise self._storage_error(f"Opening {self.path}", exc) from exc
+        try:
+            self._configure()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection -----------------------------------------------------------------
+
+    def _configure(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -16384")
+            conn.execute("PRAGMA wal_autocheckpoint = 4000")
+        except sqlite3.Error as exc:
+            raise self._storage_error(f"Opening {self.path}", exc) from exc
+        with self._transaction(f"Preparing {self.path}"):
+            for ddl in _META_DDL:
+                conn.execute(ddl)
+            conn.execute(
+                "INSERT OR IGNORE INTO _audit_meta (key, value) VALUES ('schema_version', ?)",
+                (SCHEMA_VERSION,),
+            )
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _audit_final "
+            "(history_id INTEGER PRIMARY KEY, deleted_at)"
+        )
+
+    def close(self) -> None:
+        """Close the connection and release the writer lock (idempotent)."""
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):  # nothing left to save
+                conn.close()
+            self._conn = None  # type: ignore[assignment]
+        self._lock.release()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return getattr(self, "_conn", None) is None
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Run the body in one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction.
+
+        Any exception rolls the whole transaction back; SQLite operational errors
+        (disk full, read-only file, locked database) become one-sentence
+        :class:`StorageError` s.
+
+        Args:
+            what: Description of the work, used to start the error sentence.
+
+        Yields:
+            The connection.
+
+        Raises:
+            StorageError: On SQLite operational errors.
+        """
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._storage_error(what, exc) from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - rollback after I/O error
+                pass
+            if isinstance(exc, (sqlite3.OperationalError, sqlite3.IntegrityError)) or (
+                type(exc) is sqlite3.DatabaseError
+            ):
+                raise self._storage_error(what, exc) from exc
+            raise
+
+    def _storage_error(self, what: str, exc: BaseException) -> StorageError:
+        reason = str(exc).rstrip(".") or type(exc).__name__
+        lowered = reason.lower()
+        if "locked" in lowered or "busy" in lowered:
+            return StorageError(
+                f"{what} failed because another process is writing {self.path} ({reason})."
+            )
+        if "readonly" in lowered or "read-only" in lowered:
+            reason += " (the file or its folder is read-only)"
+        elif "unable to open" in lowered:
+            reason += " (check that the folder exists and is writable)"
+        return StorageError(f"{what} failed: {reason}.")
+
+    # -- sync log ---------------------------------------------------------------------
+
+    def begin_sync(self) -> int:
+        """Start a sync-log row; mark runs left ``running`` by dead processes.
+
+        A ``running`` row can only belong to a process that died (this one holds the
+        writer lock), so it becomes ``interrupted``.  The failed and interrupted syncs
+        immediately before this one form the *replay window*: a rerun that replays
+        their input skips versions they already wrote.
+
+        Returns:
+            The new sync id.
+        """
+        now = self._clock()
+        with self._transaction(f"Starting a sync in {self.path}") as conn:
+            conn.execute(
+                "UPDATE sync_log SET status = 'interrupted', error_message = "
+                "COALESCE(error_message, 'The run stopped before completing (killed or "
+                "crashed); found by a later run.') WHERE status = 'running'"
+            )
+            cursor = conn.execute(
+                "INSERT INTO sync_log (started_at, status) VALUES (?, 'running')", (now,)
+            )
+            sync_id = int(cursor.lastrowid or 0)
+            window = []
+            for previous_id, status in conn.execute(
+                "SELECT id, status FROM sync_log WHERE id < ? ORDER BY id DESC LIMIT 1000",
+                (sync_id,),
+            ):
+                if status not in {"failed", "interrupted"}:
+                    break
+                window.append(int(previous_id))
+        self.sync_id = sync_id
+        self.replay_window = window
+        return sync_id
+
+    def checkpoint(self, state: t.Any) -> None:
+        """Record the latest committed STATE in the sync log (before it is emitted).
+
+        Args:
+            state: The STATE message's value.
+        """
+        text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
+        with self._transaction(f"Saving the STATE to {self.path}") as conn:
+            conn.execute("UPDATE sync_log SET state = ? WHERE id = ?", (text, self.sync_id))
+
+    def finish_sync(self, status: str, error_message: str | None = None) -> None:
+        """Set the final status of this run's sync-log row.
+
+        Args:
+            status: ``completed``, ``failed`` or ``interrupted``.
+            error_message: The one-sentence error, if any.
+        """
+        completed_at = None if status == "interrupted" else self._clock()
+        with self._transaction(f"Closing the sync log in {self.path}") as conn:
+            conn.execute(
+                "UPDATE sync_log SET status = ?, completed_at = ?, error_message = ? WHERE id = ?",
+                (status, completed_at, error_message, self.sync_id),
+            )
+
+    def _add_counts(
+        self, conn: sqlite3.Connection, table: StreamTable, counts: BatchCounts
+    ) -> None:
+        values = counts.as_tuple()
+        conn.execute(
+            "INSERT INTO sync_log_streams (sync_id, stream, table_name, records_fetched, "
+            "records_inserted, records_updated, records_unchanged, records_deleted, "
+            "records_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sync_id, stream) DO UPDATE SET "
+            "records_fetched = records_fetched + excluded.records_fetched, "
+            "records_inserted = records_inserted + excluded.records_inserted, "
+            "records_updated = records_updated + excluded.records_updated, "
+            "records_unchanged = records_unchanged + excluded.records_unchanged, "
+            "records_deleted = records_deleted + excluded.records_deleted, "
+            "records_stale = records_stale + excluded.records_stale",
+            (self.sync_id, table.stream, table.table, *values),
+        )
+        conn.execute(
+            "UPDATE sync_log SET records_fetched = records_fetched + ?, "
+            "records_inserted = records_inserted + ?, records_updated = records_updated + ?, "
+            "records_unchanged = records_unchanged + ?, "
+            "records_deleted = records_deleted + ?, records_stale = records_stale + ? "
+            "WHERE id = ?",
+            (*values, self.sync_id),
+        )
+
+    # -- streams ----------------------------------------------------------------------
+
+    def register_stream(
+        self,
+        stream: str,
+        properties: Mapping[str, t.Any],
+        key_properties: Sequence[str],
+        *,
+        replication_key: str | None = None,
+        lenient: bool = False,
+        line: int | None = None,
+    ) -> StreamTable:
+        """Create or extend a stream's tables for a SCHEMA.
+
+        New properties add columns to both tables (``ALTER TABLE ADD COLUMN``);
+        properties that vanished keep their columns (NULL from now on).
+
+        Args:
+            stream: Stream name.
+            properties: The schema's ``properties``.
+            key_properties: The stream's key properties (may be empty).
+            replication_key: Property for the stale check (first bookmark property).
+            lenient: See :class:`StreamTable`.
+            line: Input line of the SCHEMA message, for error sentences.
+
+        Returns:
+            The stream's :class:`StreamTable`.
+
+        Raises:
+            SchemaChangeError: The key properties changed, or a column cannot follow
+                a type change.
+            InputError: A key property is not in the schema.
+        """
+        where = f" on line {line}" if line else ""
+        props = {prop: schema for prop, schema in properties.items() if prop != DELETED_MARKER}
+        for key in key_properties:
+            if key not in props:
+                msg = (
+                    f"The SCHEMA of stream {stream!r}{where} names key property {key!r}, "
+                    "which is not among its properties."
+                )
+                raise InputError(msg)
+        now = self._clock()
+        with self._transaction(f"Creating the tables of stream {stream!r} in {self.path}") as conn:
+            found = conn.execute(
+                "SELECT stream_id, table_name, history_table, key_properties "
+                "FROM _audit_streams WHERE stream = ?",
+                (stream,),
+            ).fetchone()
+            if found is None:
+                stream_id, table, history = self._new_stream(conn, stream, key_properties, now)
+                existing: list[Column] = []
+            else:
+                stream_id, table, history, stored_keys = found
+                if list(orjson.loads(stored_keys)) != list(key_properties):
+                    msg = (
+                        f"Stream {stream!r} changes its key properties from "
+                        f"{orjson.loads(stored_keys)} to {list(key_properties)}{where}, "
+                        f"but the primary key of table {table!r} cannot change."
+                    )
+                    raise SchemaChangeError(msg)
+                existing = [
+                    Column(prop, name, kind, declared, position)
+                    for prop, name, kind, declared, position in conn.execute(
+                        "SELECT property, column_name, kind, declared_type, position "
+                        "FROM _audit_columns WHERE stream_id = ? ORDER BY position",
+                        (stream_id,),
+                    )
+                ]
+            self._check_kinds(conn, stream, stream_id, existing, props, where)
+            by_prop = {column.prop for column in existing}
+            new_props = [prop for prop in props if prop not in by_prop]
+            taken = {column.name.lower() for column in existing} | set(RESERVED_COLUMNS)
+            names = assign_column_names(new_props, taken)
+            added = []
+            for position, prop in enumerate(new_props, start=len(existing)):
+                kind = column_kind(props[prop])
+                added.append(Column(prop, names[prop], kind, DECLARED_TYPES[kind], position))
+            conn.executemany(
+                "INSERT INTO _audit_columns (stream_id, property, column_name, kind, "
+                "declared_type, position, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (stream_id, c.prop, c.name, c.kind, c.declared_type, c.position, now)
+                    for c in added
+                ],
+            )
+            columns = existing + added
+            stream_table = StreamTable(
+                stream_id=stream_id,
+                stream=stream,
+                table=table,
+                history=history,
+                key_properties=key_properties,
+                columns=columns,
+                replication_key=replication_key,
+                lenient=lenient,
+            )
+            if found is None:
+                self._create_tables(conn, stream_table)
+            else:
+                for column in added:
+                    definition = f"{quote_ident(column.name)} {column.declared_type}".rstrip()
+                    conn.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {definition}")
+                    conn.execute(f"ALTER TABLE {quote_ident(history)} ADD COLUMN {definition}")
+        return stream_table
+
+    def _new_stream(
+        self,
+        conn: sqlite3.Connection,
+        stream: str,
+        key_properties: Sequence[str],
+        now: str,
+    ) -> tuple[int, str, str]:
+        taken = {str(name).lower() for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        taken |= RESERVED_TABLES
+        for table_name, history_name in conn.execute(
+            "SELECT table_name, history_table FROM _audit_streams"
+        ):
+            taken |= {str(table_name).lower(), str(history_name).lower()}
+        base = table_name_for(stream)
+        table = base
+        suffix = 2
+        while table.lower() in taken or f"{table}_history".lower() in taken:
+            table = f"{base}_{suffix}"
+            suffix += 1
+        history = f"{table}_history"
+        cursor = conn.execute(
+            "INSERT INTO _audit_streams (stream, table_name, history_table, key_properties, "
+            "created_at) VALUES (?, ?, ?, ?, ?)",
+            (stream, table, history, orjson.dumps(list(key_properties)).decode(), now),
+        )
+        return int(cursor.lastrowid or 0), table, history
+
+    def _check_kinds(
+        self,
+        conn: sqlite3.Connection,
+        stream: str,
+        stream_id: int,
+        existing: list[Column],
+        props: Mapping[str, t.Any],
+        where: str,
+    ) -> None:
+        for column in existing:
+            if column.prop not in props:
+                continue
+            kind = column_kind(props[column.prop])
+            if kind == column.kind:
+                continue
+            if not compatible(column.declared_type, kind):
+                msg = (
+                    f"Stream {stream!r} changes property {column.prop!r} from "
+                    f"{KIND_DESCRIPTIONS[column.kind]} to {KIND_DESCRIPTIONS[kind]}{where}, "
+                    f"but column {column.name!r} ({column.declared_type}) cannot store the "
+                    "new values verbatim; drop or rename the table to start it afresh."
+                )
+                raise SchemaChangeError(msg)
+            column.kind = kind
+            conn.execute(
+                "UPDATE _audit_columns SET kind = ? WHERE stream_id = ? AND property = ?",
+                (kind, stream_id, column.prop),
+            )
+
+    def _create_tables(self, conn: sqlite3.Connection, table: StreamTable) -> None:
+        q = quote_ident
+        data = [f"{q(c.name)} {c.declared_type}".rstrip() for c in table.columns]
+        pk = ", ".join(table.key_columns)
+        conn.execute(
+            f"CREATE TABLE {q(table.table)} (\n    "
+            + ",\n    ".join(
+                [
+                    *data,
+                    '"_first_seen_at" TEXT NOT NULL',
+                    '"_last_changed_at" TEXT NOT NULL',
+                    '"_deleted_at" TEXT',
+                    '"_content_hash" TEXT NOT NULL',
+                    '"_sync_id" INTEGER NOT NULL',
+                    '"_history_id" INTEGER NOT NULL',
+                    f"PRIMARY KEY ({pk})",
+                ]
+            )
+            + "\n)"
+        )
+        conn.execute(
+            f"CREATE TABLE {q(table.history)} (\n    "
+            + ",\n    ".join(
+                [
+                    '"history_id" INTEGER PRIMARY KEY',
+                    *data,
+                    '"content_hash" TEXT NOT NULL',
+                    "\"change_type\" TEXT NOT NULL CHECK (change_type IN ('insert', 'update', "
+                    "'delete'))",
+                    '"captured_at" TEXT NOT NULL',
+                    '"sync_id" INTEGER NOT NULL',
+                    '"changed_fields" TEXT',
+                    '"valid_from" TEXT NOT NULL',
+                    '"valid_to" TEXT',
+                ]
+            )
+            + "\n)"
+        )
+        index = q(f"_audit_idx_{table.stream_id}_history_key")
+        conn.execute(
+            f"CREATE INDEX {index} ON {q(table.history)} ({', '.join(table._hist_key_columns)})"
+        )
+
+    # -- batches ----------------------------------------------------------------------
+
+    def apply_batch(
+        self,
+        table: StreamTable,
+        records: Sequence[Mapping[str, t.Any]],
+        lines: Sequence[int],
+    ) -> BatchCounts:
+        """Apply a batch of one stream's records in one transaction.
+
+        Records are applied in input order (so a key may appear several times); each
+        is an insert, an update, a delete, unchanged or stale.  History rows, the
+        current rows and the sync-log counts commit together.
+
+        Args:
+            table: The stream's table (from :meth:`register_stream`).
+            records: Validated records, in input order.
+            lines: The input line number of each record.
+
+        Returns:
+            The batch's counts.
+
+        Raises:
+            InputError: A record holds a value SQLite cannot store.
+            StorageError: The database cannot be written.
+        """
+        counts = BatchCounts(fetched=len(records))
+        if not records:
+            return counts
+        span = _line_span(lines)
+        what = f"Writing stream {table.stream!r} ({span}) to {self.path}"
+        captured = self._clock()
+        hard = self.hard_delete
+
+        # Pass 0: row, hash, key and deletion marker of every record.
+        rows: list[list[t.Any]] = []
+        hashes: list[str] = []
+        keys: list[t.Any] = []
+        deleted: list[t.Any] = []
+        rk_prop = table.replication_key
+        build_row, row_hash, key_of = table.build_row, table.row_hash, table.key_of
+        i = 0
+        try:
+            for i, record in enumerate(records):  # noqa: B007 - `i` names the failing line
+                row = build_row(record)
+                digest = row_hash(row)
+                rows.append(row)
+                hashes.append(digest)
+                keys.append(key_of(record, digest))
+                marker = record.get(DELETED_MARKER)
+                deleted.append(None if marker == "" else marker)
+        except _Unstorable as exc:
+            msg = (
+                f"Record on line {lines[i]} of stream {table.stream!r} cannot be stored: "
+                f"property {exc.prop!r} {exc.why}."
+            )
+            raise InputError(msg) from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            msg = f"Record on line {lines[i]} of stream {table.stream!r} cannot be stored: {exc}."
+            raise InputError(msg) from exc
+
+        try:
+            with self._transaction(what) as conn:
+                unique_keys = list(dict.fromkeys(keys))
+                stored = self._fetch_state(conn, table, unique_keys)
+                window_live, window_deleted = self._fetch_window(conn, table, unique_keys)
+
+                # Pass 1: decide what each record does, following in-batch duplicates.
+                sim: dict[t.Any, list[t.Any]] = {}
+                actions: list[tuple[int, str]] = []
+                for i, key in enumerate(keys):
+                    state = sim.get(key)
+                    if state is None:
+                        found = stored.get(key)
+                        state = (
+                            [found[0], found[1], found[2], True]
+                            if found
+                            else [None, None, None, False]
+                        )
+                        sim[key] = state
+                    digest = hashes[i]
+                    if deleted[i] is not None:
+                        if not state[3] or state[2] is not None or key in window_deleted:
+                            counts.unchanged += 1
+                            continue
+                        actions.append((i, "delete"))
+                        counts.deleted += 1
+                        state[2] = deleted[i]
+                        if hard:
+                            state[3] = False
+                        continue
+                    rk = records[i].get(rk_prop) if rk_prop else None
+                    if (
+                        state[3]
+                        and rk is not None
+                        and state[1] is not None
+                        and rk != state[1]
+                        and (compare_replication_values(rk, state[1]) or 0) < 0
+                    ):
+                        counts.stale += 1
+                        continue
+                    if state[3] and state[2] is None and state[0] == digest:
+                        counts.unchanged += 1
+                        continue
+                    if (key, digest) in window_live:
+                        counts.unchanged += 1
+                        continue
+                    if state[3]:
+                        actions.append((i, "update"))
+                        counts.updated += 1
+                    else:
+                        actions.append((i, "insert"))
+                        counts.inserted += 1
+                    state[0], state[1], state[2], state[3] = digest, rk, None, True
+
+                if actions:
+                    self._write_actions(
+                        conn,
+                        table,
+                        records,
+                        rows,
+                        actions,
+                        keys,
+                        hashes,
+                        deleted,
+                        stored,
+                        captured,
+                    )
+                self._add_counts(conn, table, counts)
+        except _BINDING_ERRORS as exc:
+            described = self._unstorable_error(table, records, lines)
+            if described is None:
+                raise
+            raise described from exc
+        return counts
+
+    def _write_actions(
+        self,
+        conn: sqlite3.Connection,
+        table: StreamTable,
+        records: Sequence[Mapping[str, t.Any]],
+        rows: list[list[t.Any]],
+        actions: list[tuple[int, str]],
+        keys: list[t.Any],
+        hashes: list[str],
+        deleted: list[t.Any],
+        stored: dict[t.Any, tuple[t.Any, ...]],
+        captured: str,
+    ) -> None:
+        sync_id = self.sync_id
+        hard = self.hard_delete
+        rk_prop = table.replication_key
+
+        # Previous rows are needed only where a stored record is updated or deleted.
+        first_action: dict[t.Any, str] = {}
+        for i, action in actions:
+            first_action.setdefault(keys[i], action)
+        need_rows = [k for k, a in first_action.items() if a != "insert" and k in stored]
+        previous = self._fetch_rows(conn, table, need_rows)
+        open_rows: dict[t.Any, tuple[int, str]] = {}
+        if hard:
+            reinserted = [k for k, a in first_action.items() if a == "insert"]
+            open_rows = self._fetch_open_history(conn, table, reinserted)
+
+        next_id = int(conn.execute(table.max_history_sql).fetchone()[0]) + 1
+        history_rows: list[list[t.Any]] = []
+        closes: list[tuple[str, int]] = []
+        removed: list[t.Any] = []
+        # key -> [row, hash, history row (in batch) or None, valid_from, history_id]
+        live: dict[t.Any, list[t.Any]] = {}
+        # key -> (history_id of its last version, deleted_at); None when hard-deleted
+        final: dict[t.Any, tuple[int, t.Any] | None] = {}
+
+        for i, action in actions:
+            key = keys[i]
+            current = live.get(key)
+            if current is None and key in previous:
+                row, valid_from = previous[key]
+                found = stored[key]
+                current = [row, found[0], None, valid_from or "", found[4]]
+            if action == "delete":
+                assert current is not None
+                moment = parse_instant(deleted[i])
+                valid_from = max(format_instant(moment) if moment else captured, current[3])
+                self._close(current, valid_from, closes)
+                history = [
+                    next_id,
+                    *current[0],
+                    current[1],
+                    "delete",
+                    captured,
+                    sync_id,
+                    "[]",
+                    valid_from,
+                    None,
+                ]
+                history_rows.append(history)
+                live[key] = [current[0], current[1], history, valid_from, next_id]
+                if hard:
+                    final[key] = None
+                    if key in stored:
+                        removed.append(key)
+                else:
+                    final[key] = (next_id, _storable(deleted[i]))
+            else:
+                row = rows[i]
+                rk = records[i].get(rk_prop) if rk_prop else None
+                moment = parse_instant(rk)
+                valid_from = format_instant(moment) if moment else captured
+                if current is None and key in open_rows:
+                    open_id, open_from = open_rows[key]
+                    valid_from = max(valid_from, open_from)
+                    closes.append((valid_from, open_id))
+                changed: str | None = None
+                if current is not None:
+                    valid_from = max(valid_from, current[3])
+                    self._close(current, valid_from, closes)
+                if action == "update":
+                    assert current is not None
+                    changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
+                digest = hashes[i]
+                history = [
+                    next_id,
+                    *row,
+                    digest,
+                    action,
+                    captured,
+                    sync_id,
+                    changed,
+                    valid_from,
+                    None,
+                ]
+                history_rows.append(history)
+                live[key] = [row, digest, history, valid_from, next_id]
+                final[key] = (next_id, None)
+            next_id += 1
+
+        conn.executemany(table.insert_history_sql, history_rows)
+        if closes:
+            conn.executemany(table.close_history_sql, closes)
+        if removed:
+            conn.executemany(table.delete_sql, [table.key_params(k) for k in removed])
+        finals = [(version[0], version[1]) for version in final.values() if version]
+        if finals:
+            conn.executemany(
+                "INSERT INTO temp._audit_final (history_id, deleted_at) VALUES (?, ?)", finals
+            )
+            conn.execute(table.upsert_from_history_sql)
+            conn.execute("DELETE FROM temp._audit_final")
+
+    @staticmethod
+    def _close(current: list[t.Any], valid_to: str, closes: list[tuple[str, int]]) -> None:
+        """End the validity of a key's latest version at ``valid_to``."""
+        if current[2] is not None:  # written earlier in this batch: still in memory
+            current[2][-1] = valid_to
+        elif current[4] is not None:
+            closes.append((valid_to, current[4]))
+
+    # -- batch reads ------------------------------------------------------------------
+
+    def _fetch_state(
+        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    ) -> dict[t.Any, tuple[t.Any, ...]]:
+        """Stored (hash, replication key, deleted_at, sync_id, history_id) per key."""
+        width = len(table.key_columns)
+        found: dict[t.Any, tuple[t.Any, ...]] = {}
+        for chunk in _chunks(keys):
+            params = [v for key in chunk for v in table.key_params(key)]
+            for row in conn.execute(table.state_sql(len(chunk)), params):
+                key = row[0] if width == 1 else tuple(row[:width])
+                found[key] = row[width:]
+        return found
+
+    def _fetch_rows(
+        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    ) -> dict[t.Any, tuple[list[t.Any], str | None]]:
+        """Stored data columns and the live version's ``valid_from`` per key."""
+        width = len(table.key_columns)
+        found: dict[t.Any, tuple[list[t.Any], str | None]] = {}
+        for chunk in _chunks(keys):
+            params = [v for key in chunk for v in table.key_params(key)]
+            for row in conn.execute(table.rows_sql(len(chunk)), params):
+                key = row[0] if width == 1 else tuple(row[:width])
+                found[key] = (list(row[width:-1]), row[-1])
+        return found
+
+    def _fetch_window(
+        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    ) -> tuple[set[tuple[t.Any, str]], set[t.Any]]:
+        """Versions written by the replay window's syncs: (key, hash) live, keys deleted."""
+        live: set[tuple[t.Any, str]] = set()
+        gone: set[t.Any] = set()
+        window = self.replay_window
+        if not window or not keys:
+            return live, gone
+        width = len(table._hist_key_columns)
+        for chunk in _chunks(keys):
+            params = [*window, *(v for key in chunk for v in table.key_params(key))]
+            for row in conn.execute(table.window_sql(len(chunk), len(window)), params):
+                key = row[0] if width == 1 else tuple(row[:width])
+                if row[width + 1] == "delete":
+                    gone.add(key)
+                else:
+                    live.add((key, row[width]))
+        return live, gone
+
+    def _fetch_open_history(
+        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    ) -> dict[t.Any, tuple[int, str]]:
+        """Open history rows of keys without a current row (hard-deleted earlier)."""
+        width = len(table._hist_key_columns)
+        found: dict[t.Any, tuple[int, str]] = {}
+        for chunk in _chunks(keys):
+            params = [v for key in chunk for v in table.key_params(key)]
+            for row in conn.execute(table.open_history_sql(len(chunk)), params):
+                key = row[0] if width == 1 else tuple(row[:width])
+                found[key] = (int(row[width]), str(row[width + 1]))
+        return found
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _unstorable_error(
+        self,
+        table: StreamTable,
+        records: Sequence[Mapping[str, t.Any]],
+        lines: Sequence[int],
+    ) -> InputError | None:
+        """Find the record and property behind a binding error and describe it."""
+        scratch = sqlite3.connect(":memory:")
+        try:
+            for record, line in zip(records, lines, strict=True):
+                try:
+                    row = table.build_row(record)
+                except _Unstorable as bad:
+                    return InputError(
+                        f"Record on line {line} of stream {table.stream!r} cannot be "
+                        f"stored: property {bad.prop!r} {bad.why}."
+                    )
+                for prop, value in zip(table.props, row, strict=True):
+                    try:
+                        scratch.execute("SELECT ?", (value,))
+                    except _BINDING_ERRORS as bad:
+                        return InputError(
+                            f"Record on line {line} of stream {table.stream!r} cannot be "
+                            f"stored: property {prop!r} {_why_unstorable(value, bad)}."
+                        )
+        finally:
+            scratch.close()
+        return None
+
+
+def _why_unstorable(value: t.Any, exc: BaseException) -> str:
+    if isinstance(exc, OverflowError):
+        return "holds an integer outside SQLite's 64-bit range"
+    if isinstance(exc, UnicodeEncodeError):
+        return "holds text that is not valid Unicode"
+    if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
+        return "holds a value larger than SQLite's maximum size"
+    return f"holds a {type(value).__name__} value, which SQLite cannot store"
+
+
+def _storable(value: t.Any) -> t.Any:
+    """Return a deletion marker as something SQLite stores (JSON text for containers)."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return value
