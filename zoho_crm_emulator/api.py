@@ -1,4 +1,4 @@
-"""The Zoho CRM REST endpoints: Get Records, deleted records, settings.
+"""The Zoho CRM REST endpoints: Get Records, record count, deleted records, settings.
 
 Each handler validates parameters in the order and with the error codes Zoho uses, then
 reads the store. Authentication, faults and counting happen in the server before a handler
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from zoho_crm_emulator.config import EmulatorConfig
+from zoho_crm_emulator.data import API_USER, TAGS
 from zoho_crm_emulator.errors import ZohoError, invalid_data, required_param_missing
 from zoho_crm_emulator.messages import Request, Response
 from zoho_crm_emulator.metadata import MODULES
@@ -166,6 +167,17 @@ class ZohoApi:
         }
         return Response(200, {"data": data, "info": info})
 
+    def count(self, request: Request, module: str) -> Response:
+        """Answer ``GET /crm/v8/{Module}/actions/count`` (Get Record Count).
+
+        Counts every live record of the module, converted leads included: a cheap size
+        estimate (one credit) for clients that choose between Get Records and Bulk Read.
+        """
+        definition = self.store.module(module)
+        with self.store.lock:
+            count = len(self.store.query(definition.api_name, converted="both"))
+        return Response(200, {"count": count})
+
     def deleted(self, request: Request, module: str) -> Response:
         """Answer ``GET /crm/v8/{Module}/deleted``."""
         params = request.params
@@ -207,3 +219,25 @@ class ZohoApi:
             raise required_param_missing("module")
         definition = self.store.module(module)
         return Response(200, {"fields": [f.to_api(definition.api_name) for f in definition.fields]})
+
+    def settings_tags(self, request: Request) -> Response:
+        """Answer ``GET /crm/v8/settings/tags?module=`` with the org's tags (name and id)."""
+        module = request.params.get("module")
+        if not module:
+            raise required_param_missing("module")
+        self.store.module(module)
+        creator = {"name": API_USER["name"], "id": API_USER["id"]}
+        created = render(parse_iso(self.config.start), self.config.timezone)
+        tags = [
+            {
+                "name": tag["name"],
+                "id": tag["id"],
+                "color_code": None,
+                "created_by": creator,
+                "modified_by": creator,
+                "created_time": created,
+                "modified_time": created,
+            }
+            for tag in TAGS
+        ]
+        return Response(200, {"tags": tags, "info": {"count": len(tags), "allowed_count": 100}})

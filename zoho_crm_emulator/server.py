@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 _API = "/crm/v8"
 _RECORDS = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/?$")
 _DELETED = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/deleted/?$")
+_COUNT = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/actions/count/?$")
 _BULK = "/crm/bulk/v8/read"
 _BULK_JOB = re.compile(r"^/crm/bulk/v8/read/([0-9]+)(/result)?/?$")
 _TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a path, not a secret
@@ -84,6 +85,20 @@ class Dispatcher:
             module = _canonical(request.params.get("module") or "")
             return self._api_call(
                 request, f"settings_fields:{module}", settings_scopes("fields"), api.settings_fields
+            )
+        if path.rstrip("/") == f"{_API}/settings/tags":
+            module = _canonical(request.params.get("module") or "")
+            return self._api_call(
+                request, f"settings_tags:{module}", settings_scopes("tags"), api.settings_tags
+            )
+        match = _COUNT.match(path)
+        if match:
+            module = _canonical(match.group(1))
+            return self._api_call(
+                request,
+                f"count:{module}",
+                record_scopes(module),
+                lambda r: api.count(r, module),
             )
         match = _DELETED.match(path)
         if match:
