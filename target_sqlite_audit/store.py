@@ -259,22 +259,20 @@ class StreamTable:
             f'SELECT {keys}, "_content_hash", {rk_col}, "_deleted_at", "_sync_id", '
             f'"_history_id" FROM {t_q} WHERE '
         )
-        cur_keys = ", ".join(f"c.{k}" for k in self.key_columns)
-        cur_data = ", ".join(f"c.{col}" for col in data_cols)
-        self._rows_select = (
-            f'SELECT {cur_keys}, {cur_data}, h."valid_from" FROM {t_q} AS c '
-            f'LEFT JOIN {h_q} AS h ON h."history_id" = c."_history_id" WHERE '
-        )
-        self._rows_key_columns = [f"c.{k}" for k in self.key_columns]
         hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
         self._hist_key_columns = hist_keys
         hist_key_list = ", ".join(hist_keys)
+        self._versions_select = (
+            f'SELECT "history_id", {", ".join(data_cols)}, "valid_from" FROM {h_q} '
+            'WHERE "history_id" IN '
+        )
         self._window_select = (
             f'SELECT {hist_key_list}, "content_hash", "change_type" FROM {h_q} WHERE '
         )
-        self._open_select = (
-            f'SELECT {hist_key_list}, "history_id", "valid_from" FROM {h_q} '
-            f'WHERE "valid_to" IS NULL AND '
+        self._gone_select = (
+            f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
+            f'"history_id" FROM {h_q} WHERE "valid_to" IS NULL AND "change_type" = \'delete\' '
+            "AND "
         )
         self.max_history_sql = f'SELECT COALESCE(MAX("history_id"), 0) FROM {h_q}'
         hist_cols = [q("history_id"), *data_cols, *(q(n) for n in HISTORY_BOOKKEEPING[1:])]
@@ -407,9 +405,9 @@ class StreamTable:
         """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""
         return self._state_select + _key_condition(self.key_columns, count)
 
-    def rows_sql(self, count: int) -> str:
-        """SELECT of the stored rows and live ``valid_from`` for ``count`` keys."""
-        return self._rows_select + _key_condition(self._rows_key_columns, count)
+    def versions_sql(self, count: int) -> str:
+        """SELECT of ``count`` history versions (data and ``valid_from``) by id."""
+        return self._versions_select + "(" + ", ".join("?" * count) + ")"
 
     def window_sql(self, count: int, syncs: int) -> str:
         """SELECT of history versions written by ``syncs`` sync ids, for ``count`` keys."""
@@ -419,9 +417,9 @@ class StreamTable:
             + _key_condition(self._hist_key_columns, count)
         )
 
-    def open_history_sql(self, count: int) -> str:
-        """SELECT of the open (``valid_to IS NULL``) history rows for ``count`` keys."""
-        return self._open_select + _key_condition(self._hist_key_columns, count)
+    def gone_sql(self, count: int) -> str:
+        """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
+        return self._gone_select + _key_condition(self._hist_key_columns, count)
 
 
 def _key_condition(columns: Sequence[str], count: int) -> str:
@@ -475,6 +473,7 @@ class AuditStore:
         self.hard_delete = hard_delete
         self._clock = clock
         self.sync_id: int | None = None
+        self._hard_deleted = False
         #: Ids of the failed/interrupted syncs right before this one (the replay window).
         self.replay_window: list[int] = []
         try:
@@ -514,6 +513,9 @@ class AuditStore:
         with self._transaction(f"Preparing {self.path}"):
             for ddl in _META_DDL:
                 conn.execute(ddl)
+            self._hard_deleted = bool(
+                conn.execute("SELECT 1 FROM _audit_meta WHERE key = 'hard_deleted'").fetchone()
+            )
             conn.execute(
                 "INSERT OR IGNORE INTO _audit_meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
@@ -889,8 +891,18 @@ class AuditStore:
         """Apply a batch of one stream's records in one transaction.
 
         Records are applied in input order (so a key may appear several times); each
-        is an insert, an update, a delete, unchanged or stale.  History rows, the
-        current rows and the sync-log counts commit together.
+        is an insert, an update, a delete, unchanged or stale:
+
+        * a live record for an unknown key is an insert;
+        * one whose replication key is older than the stored version's (or, for a
+          deleted record, older than the deletion) is stale;
+        * one with the stored content is unchanged (a deleted record sent again with
+          its last known content is a replay, also unchanged);
+        * anything else is an update (a deleted record coming back is an update);
+        * a deletion of a live record is a delete, unless it is older than the stored
+          version; deletions of unknown or deleted records are unchanged.
+
+        History rows, the current rows and the sync-log counts commit together.
 
         Args:
             table: The stream's table (from :meth:`register_stream`).
@@ -902,15 +914,12 @@ class AuditStore:
 
         Raises:
             InputError: A record holds a value SQLite cannot store.
-            StorageError: The database cannot be written.
         """
         counts = BatchCounts(fetched=len(records))
         if not records:
             return counts
-        span = _line_span(lines)
-        what = f"Writing stream {table.stream!r} ({span}) to {self.path}"
+        what = f"Writing stream {table.stream!r} ({_line_span(lines)}) to {self.path}"
         captured = self._clock()
-        hard = self.hard_delete
 
         # Pass 0: row, hash, key and deletion marker of every record.
         rows: list[list[t.Any]] = []
@@ -943,9 +952,13 @@ class AuditStore:
             with self._transaction(what) as conn:
                 unique_keys = list(dict.fromkeys(keys))
                 stored = self._fetch_state(conn, table, unique_keys)
+                if self.hard_delete or self._hard_deleted:
+                    gone = [key for key in unique_keys if key not in stored]
+                    stored.update(self._fetch_gone(conn, table, gone))
                 window_live, window_deleted = self._fetch_window(conn, table, unique_keys)
 
                 # Pass 1: decide what each record does, following in-batch duplicates.
+                # state: [hash, replication key, deleted marker, known]
                 sim: dict[t.Any, list[t.Any]] = {}
                 actions: list[tuple[int, str]] = []
                 for i, key in enumerate(keys):
@@ -959,30 +972,28 @@ class AuditStore:
                         )
                         sim[key] = state
                     digest = hashes[i]
-                    if deleted[i] is not None:
-                        if not state[3] or state[2] is not None or key in window_deleted:
-                            counts.unchanged += 1
+                    marker = deleted[i]
+                    if marker is not None:
+                        if (
+                            not state[3]
+                            or state[2] is not None
+                            or key in window_deleted
+                            or _older(marker, state[1])
+                        ):
+                            counts.unchanged += not _older(marker, state[1])
+                            counts.stale += _older(marker, state[1])
                             continue
                         actions.append((i, "delete"))
                         counts.deleted += 1
-                        state[2] = deleted[i]
-                        if hard:
-                            state[3] = False
+                        state[2] = marker
                         continue
                     rk = records[i].get(rk_prop) if rk_prop else None
-                    if (
-                        state[3]
-                        and rk is not None
-                        and state[1] is not None
-                        and rk != state[1]
-                        and (compare_replication_values(rk, state[1]) or 0) < 0
+                    if state[3] and (
+                        _older(rk, state[1]) or (state[2] is not None and _older(rk, state[2]))
                     ):
                         counts.stale += 1
                         continue
-                    if state[3] and state[2] is None and state[0] == digest:
-                        counts.unchanged += 1
-                        continue
-                    if (key, digest) in window_live:
+                    if (state[3] and state[0] == digest) or (key, digest) in window_live:
                         counts.unchanged += 1
                         continue
                     if state[3]:
@@ -995,23 +1006,15 @@ class AuditStore:
 
                 if actions:
                     self._write_actions(
-                        conn,
-                        table,
-                        records,
-                        rows,
-                        actions,
-                        keys,
-                        hashes,
-                        deleted,
-                        stored,
+                        conn, table, records, rows, actions, keys, hashes, deleted, stored,
                         captured,
-                    )
+                    )  # fmt: skip
                 self._add_counts(conn, table, counts)
-        except _BINDING_ERRORS as exc:
+        except _BINDING_ERRORS:
             described = self._unstorable_error(table, records, lines)
             if described is None:
                 raise
-            raise described from exc
+            raise described from None
         return counts
 
     def _write_actions(
@@ -1031,22 +1034,19 @@ class AuditStore:
         hard = self.hard_delete
         rk_prop = table.replication_key
 
-        # Previous rows are needed only where a stored record is updated or deleted.
+        # The previous version's data is needed only where a stored record changes.
         first_action: dict[t.Any, str] = {}
         for i, action in actions:
             first_action.setdefault(keys[i], action)
-        need_rows = [k for k, a in first_action.items() if a != "insert" and k in stored]
-        previous = self._fetch_rows(conn, table, need_rows)
-        open_rows: dict[t.Any, tuple[int, str]] = {}
-        if hard:
-            reinserted = [k for k, a in first_action.items() if a == "insert"]
-            open_rows = self._fetch_open_history(conn, table, reinserted)
+        previous = self._fetch_versions(
+            conn, table, [stored[k][4] for k, a in first_action.items() if a != "insert"]
+        )
 
         next_id = int(conn.execute(table.max_history_sql).fetchone()[0]) + 1
         history_rows: list[list[t.Any]] = []
         closes: list[tuple[str, int]] = []
         removed: list[t.Any] = []
-        # key -> [row, hash, history row (in batch) or None, valid_from, history_id]
+        # key -> [row, hash, history row (when written in this batch), valid_from, id]
         live: dict[t.Any, list[t.Any]] = {}
         # key -> (history_id of its last version, deleted_at); None when hard-deleted
         final: dict[t.Any, tuple[int, t.Any] | None] = {}
@@ -1054,62 +1054,37 @@ class AuditStore:
         for i, action in actions:
             key = keys[i]
             current = live.get(key)
-            if current is None and key in previous:
-                row, valid_from = previous[key]
+            if current is None and action != "insert":
                 found = stored[key]
+                row, valid_from = previous[found[4]]
                 current = [row, found[0], None, valid_from or "", found[4]]
             if action == "delete":
                 assert current is not None
                 moment = parse_instant(deleted[i])
                 valid_from = max(format_instant(moment) if moment else captured, current[3])
                 self._close(current, valid_from, closes)
-                history = [
-                    next_id,
-                    *current[0],
-                    current[1],
-                    "delete",
-                    captured,
-                    sync_id,
-                    "[]",
-                    valid_from,
-                    None,
-                ]
+                history = [next_id, *current[0], current[1], "delete", captured, sync_id,
+                           "[]", valid_from, None]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [current[0], current[1], history, valid_from, next_id]
                 if hard:
                     final[key] = None
-                    if key in stored:
+                    if key in stored and stored[key][5]:
                         removed.append(key)
                 else:
                     final[key] = (next_id, _storable(deleted[i]))
             else:
                 row = rows[i]
-                rk = records[i].get(rk_prop) if rk_prop else None
-                moment = parse_instant(rk)
+                moment = parse_instant(records[i].get(rk_prop)) if rk_prop else None
                 valid_from = format_instant(moment) if moment else captured
-                if current is None and key in open_rows:
-                    open_id, open_from = open_rows[key]
-                    valid_from = max(valid_from, open_from)
-                    closes.append((valid_from, open_id))
                 changed: str | None = None
                 if current is not None:
                     valid_from = max(valid_from, current[3])
                     self._close(current, valid_from, closes)
-                if action == "update":
-                    assert current is not None
                     changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
                 digest = hashes[i]
-                history = [
-                    next_id,
-                    *row,
-                    digest,
-                    action,
-                    captured,
-                    sync_id,
-                    changed,
-                    valid_from,
-                    None,
-                ]
+                history = [next_id, *row, digest, action, captured, sync_id, changed,
+                           valid_from, None]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [row, digest, history, valid_from, next_id]
                 final[key] = (next_id, None)
@@ -1120,7 +1095,12 @@ class AuditStore:
             conn.executemany(table.close_history_sql, closes)
         if removed:
             conn.executemany(table.delete_sql, [table.key_params(k) for k in removed])
-        finals = [(version[0], version[1]) for version in final.values() if version]
+            if not self._hard_deleted:
+                conn.execute(
+                    "INSERT OR REPLACE INTO _audit_meta (key, value) VALUES ('hard_deleted', '1')"
+                )
+                self._hard_deleted = True
+        finals = [version for version in final.values() if version]
         if finals:
             conn.executemany(
                 "INSERT INTO temp._audit_final (history_id, deleted_at) VALUES (?, ?)", finals
@@ -1141,27 +1121,41 @@ class AuditStore:
     def _fetch_state(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, tuple[t.Any, ...]]:
-        """Stored (hash, replication key, deleted_at, sync_id, history_id) per key."""
+        """Stored (hash, replication key, deleted_at, sync_id, history_id, True) per key."""
         width = len(table.key_columns)
         found: dict[t.Any, tuple[t.Any, ...]] = {}
         for chunk in _chunks(keys):
             params = [v for key in chunk for v in table.key_params(key)]
             for row in conn.execute(table.state_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
-                found[key] = row[width:]
+                found[key] = (*row[width:], True)
         return found
 
-    def _fetch_rows(
+    def _fetch_gone(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> dict[t.Any, tuple[list[t.Any], str | None]]:
-        """Stored data columns and the live version's ``valid_from`` per key."""
-        width = len(table.key_columns)
-        found: dict[t.Any, tuple[list[t.Any], str | None]] = {}
+    ) -> dict[t.Any, tuple[t.Any, ...]]:
+        """Like :meth:`_fetch_state`, for keys hard-deleted earlier (from the history).
+
+        The deletion marker is the delete version's ``valid_from``; the last element is
+        False because there is no current row.
+        """
+        width = len(table._hist_key_columns)
+        found: dict[t.Any, tuple[t.Any, ...]] = {}
         for chunk in _chunks(keys):
             params = [v for key in chunk for v in table.key_params(key)]
-            for row in conn.execute(table.rows_sql(len(chunk)), params):
+            for row in conn.execute(table.gone_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
-                found[key] = (list(row[width:-1]), row[-1])
+                found[key] = (*row[width:], False)
+        return found
+
+    def _fetch_versions(
+        self, conn: sqlite3.Connection, table: StreamTable, history_ids: Sequence[int]
+    ) -> dict[int, tuple[list[t.Any], str | None]]:
+        """Data columns and ``valid_from`` of history versions, by history id."""
+        found: dict[int, tuple[list[t.Any], str | None]] = {}
+        for chunk in _chunks(history_ids):
+            for row in conn.execute(table.versions_sql(len(chunk)), list(chunk)):
+                found[int(row[0])] = (list(row[1:-1]), row[-1])
         return found
 
     def _fetch_window(
@@ -1183,19 +1177,6 @@ class AuditStore:
                 else:
                     live.add((key, row[width]))
         return live, gone
-
-    def _fetch_open_history(
-        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> dict[t.Any, tuple[int, str]]:
-        """Open history rows of keys without a current row (hard-deleted earlier)."""
-        width = len(table._hist_key_columns)
-        found: dict[t.Any, tuple[int, str]] = {}
-        for chunk in _chunks(keys):
-            params = [v for key in chunk for v in table.key_params(key)]
-            for row in conn.execute(table.open_history_sql(len(chunk)), params):
-                key = row[0] if width == 1 else tuple(row[:width])
-                found[key] = (int(row[width]), str(row[width + 1]))
-        return found
 
     # -- errors -----------------------------------------------------------------------
 
@@ -1237,6 +1218,13 @@ def _why_unstorable(value: t.Any, exc: BaseException) -> str:
     if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
         return "holds a value larger than SQLite's maximum size"
     return f"holds a {type(value).__name__} value, which SQLite cannot store"
+
+
+def _older(value: t.Any, reference: t.Any) -> bool:
+    """True if ``value`` is a strictly earlier replication-key value than ``reference``."""
+    if value is None or reference is None or value == reference:
+        return False
+    return (compare_replication_values(value, reference) or 0) < 0
 
 
 def _storable(value: t.Any) -> t.Any:
