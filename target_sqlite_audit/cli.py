@@ -44,7 +44,7 @@ def run_target(args: t.Sequence[str]) -> int:
     """
     from target_sqlite_audit.target import TargetSqliteAudit
 
-    command = TargetSqliteAudit.cli()
+    command = TargetSqliteAudit.cli  # a class property that builds the click command
     try:
         command.main(args=list(args), prog_name=TargetSqliteAudit.name, standalone_mode=True)
     except AuditError as exc:

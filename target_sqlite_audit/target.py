@@ -56,6 +56,8 @@ class TargetSqliteAudit(Target):
     """
 
     name = "target-sqlite-audit"
+    #: The distribution that ships this target (for ``--version`` and ``--about``).
+    package_name = "tap-zohocrm"
 
     capabilities: t.ClassVar[list] = [*Target.capabilities, TargetCapabilities.HARD_DELETE]
 
@@ -370,6 +372,35 @@ class TargetSqliteAudit(Target):
             route.append((sink, None if identity else stream_map))
         self._routes[stream] = route
         return route
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """Check the stream is known, then let the SDK handle ACTIVATE_VERSION.
+
+        Args:
+            message_dict: The ACTIVATE_VERSION message.
+        """
+        self._require_known_stream(message_dict, "ACTIVATE_VERSION")
+        super()._process_activate_version_message(message_dict)
+
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Check the stream is known, then let the SDK read the BATCH files.
+
+        Args:
+            message_dict: The BATCH message.
+        """
+        self._require_known_stream(message_dict, "BATCH")
+        super()._process_batch_message(message_dict)
+
+    def _require_known_stream(self, message_dict: dict, kind: str) -> None:
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str) or stream not in self.mapper.stream_maps:
+            msg = (
+                f"The {kind} message on line {self.line_number} is for stream {stream!r}, "
+                "which has no SCHEMA yet."
+            )
+            raise RecordBeforeSchemaError(msg)
 
     @override
     def _write_state_message(self, state: dict) -> None:
