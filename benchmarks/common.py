@@ -63,8 +63,9 @@ class ProcResult:
     first_output: float | None = None
     #: Path of the captured stderr.
     stderr_path: Path | None = None
-    #: Bytes written to stdout (when watched).
+    #: Bytes and lines written to stdout (when watched).
     stdout_bytes: int = 0
+    stdout_lines: int = 0
 
     @property
     def ok(self) -> bool:
@@ -142,7 +143,7 @@ def run_process(
             timer = threading.Timer(timeout, proc.kill)
             timer.start()
             first: float | None = None
-            written = 0
+            written = lines = 0
             try:
                 if watch_output:
                     assert proc.stdout is not None
@@ -154,6 +155,7 @@ def run_process(
                         if first is None:
                             first = time.perf_counter() - started
                         written += len(chunk)
+                        lines += chunk.count(b"\n")
                         if fout is not None:
                             fout.write(chunk)
                     proc.stdout.close()
@@ -174,6 +176,7 @@ def run_process(
         first_output=first,
         stderr_path=stderr_path,
         stdout_bytes=written,
+        stdout_lines=lines,
     )
 
 

@@ -1,0 +1,501 @@
+"""Turn the saved results (``.bench/results.json``) into ``BENCHMARKS.md`` and a console table.
+
+Every function here works on plain JSON data, so the report can be rebuilt without running
+anything (``python -m benchmarks.run --report-only``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import ROOT, fmt_mb, fmt_rate, markdown_table, met_text, ratio_text
+
+NOTES = Path(__file__).with_name("NOTES.md")
+
+TARGET_GOALS = {"initial": 0.5, "unchanged": 0.8, "changed": 0.6}
+SCENARIO_NAMES = {
+    "initial": "initial load (empty file)",
+    "unchanged": "same input again (all unchanged)",
+    "changed": "10% changed",
+}
+MEMORY_LIMIT = 150 * 1024 * 1024
+#: Peak memory counts as flat when 10x the records costs at most this factor.
+FLAT_FACTOR = 1.25
+TAP_GOAL = 0.5
+LATENCY_GOAL = 1.10
+
+
+def _best(values: list[float]) -> float:
+    return min(values) if values else math.nan
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds and seconds > 0 else math.nan
+
+
+# -- target ------------------------------------------------------------------------------------
+
+
+def target_rows(data: dict[str, Any]) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    """Throughput table rows and the goal verdicts of the target section."""
+    n = data["records"]
+    startup = {key: _best(values) for key, values in data["startup"].items()}
+    rows, verdicts = [], []
+    for scenario, goal in TARGET_GOALS.items():
+        base = _best(data["seconds"]["baseline"][scenario])
+        audit = _best(data["seconds"]["audit"][scenario])
+        ratio = base / audit
+        net_base = base - startup["baseline"]
+        net_audit = audit - startup["audit"]
+        net_ratio = net_base / net_audit if net_audit > 0 else math.nan
+        met = ratio >= goal
+        rows.append(
+            [
+                SCENARIO_NAMES[scenario],
+                fmt_rate(_rate(n, base)),
+                fmt_rate(_rate(n, audit)),
+                ratio_text(ratio),
+                ratio_text(net_ratio),
+                f">= {goal}x",
+                met_text(met),
+            ]
+        )
+        verdicts.append(
+            {
+                "goal": f"target, {SCENARIO_NAMES[scenario]}: >= {goal}x the minimal loader",
+                "figure": f"{ratio:.2f}x ({net_ratio:.2f}x without process start-up)",
+                "met": met,
+            }
+        )
+    return rows, verdicts
+
+
+def memory_rows(data: dict[str, Any]) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    """Memory series rows and verdict."""
+    memory = {int(k): v for k, v in data["memory"].items()}
+    rows = []
+    for n in sorted(memory):
+        entry = memory[n]
+        rows.append(
+            [
+                f"{n:,}",
+                fmt_mb(int(entry["rss"])),
+                f"{entry['seconds']:.1f} s",
+                fmt_rate(_rate(n, entry["seconds"])),
+            ]
+        )
+    verdicts = []
+    if memory:
+        largest = max(memory)
+        peak = int(memory[largest]["rss"])
+        smaller = [n for n in memory if n <= largest // 10]
+        flat = True
+        detail = ""
+        if smaller:
+            reference = max(smaller)
+            ratio = peak / int(memory[reference]["rss"])
+            flat = ratio <= FLAT_FACTOR
+            detail = f"; {ratio:.2f}x the peak at {reference:,} records"
+        met = flat and (largest < 1_000_000 or peak <= MEMORY_LIMIT)
+        verdicts.append(
+            {
+                "goal": "target peak memory flat in the record count, <= 150 MB at 1,000,000",
+                "figure": f"{fmt_mb(peak)} at {largest:,} records{detail}",
+                "met": met if largest >= 1_000_000 else None,
+            }
+        )
+    return rows, verdicts
+
+
+def peer_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Peers table rows (each peer with the baseline and the target on the same input)."""
+    rows = []
+    for name, entry in data.get("peers", {}).items():
+        n = entry["records"]
+        if entry.get("status") != "ok":
+            rows.append([name, f"{n:,}", "not run", "", "", entry.get("status", "")])
+            continue
+        base = {s: _best(v) for s, v in entry["baseline"].items()}
+        for who, label in (
+            ("baseline", "minimal loader"),
+            ("audit", "target-sqlite-audit"),
+            ("seconds", name),
+        ):
+            cells = [label, f"{n:,}"]
+            for scenario in TARGET_GOALS:
+                seconds = _best(entry[who][scenario])
+                cells.append(
+                    f"{fmt_rate(_rate(n, seconds))} ({ratio_text(base[scenario] / seconds)})"
+                )
+            cells.append(entry["note"] if who == "seconds" else "")
+            rows.append(cells)
+    return rows
+
+
+def target_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown of the target results and their verdicts."""
+    n = data["records"]
+    rows, verdicts = target_rows(data)
+    mem_rows, mem_verdicts = memory_rows(data)
+    startup = {key: _best(values) for key, values in data["startup"].items()}
+    rss = {key: max(v["initial"]) for key, v in data["rss"].items()}
+    parts = [
+        f"### Target: {n:,} lead records, one stream ({data['changed']:,} changed in the 10% run)",
+        "",
+        f"Best of {data['reps']} interleaved repetitions; each process is timed whole, "
+        "interpreter start-up included. Ratios are target / baseline throughput.",
+        "",
+        markdown_table(
+            [
+                "scenario",
+                "baseline",
+                "target-sqlite-audit",
+                "ratio",
+                "ratio without start-up",
+                "goal",
+                "",
+            ],
+            rows,
+        ),
+        "",
+        f"Process start-up (a SCHEMA and a STATE, nothing else): baseline "
+        f"{startup['baseline']:.2f} s, target-sqlite-audit {startup['audit']:.2f} s. "
+        f"Peak memory of the initial load: baseline {fmt_mb(rss['baseline'])}, "
+        f"target-sqlite-audit {fmt_mb(rss['audit'])}.",
+        "",
+    ]
+    if data.get("peers"):
+        peer_n = next(iter(data["peers"].values()))["records"]
+        parts += [
+            f"#### Peers from PyPI ({peer_n:,} records: the peer writes one transaction per "
+            "row, so it runs on a smaller input; the baseline and target-sqlite-audit run on "
+            "the same input for the ratios)",
+            "",
+            markdown_table(
+                ["loader", "records", "initial", "unchanged", "10% changed", "how it writes"],
+                peer_rows(data),
+            ),
+            "",
+        ]
+    if mem_rows:
+        parts += [
+            "#### Peak memory of target-sqlite-audit (initial load, max RSS of the process)",
+            "",
+            markdown_table(["records", "peak RSS", "wall time", "throughput"], mem_rows),
+            "",
+        ]
+    if data.get("problems"):
+        parts += ["Checks that failed:", "", *[f"- {p}" for p in data["problems"]], ""]
+    return "\n".join(parts), verdicts + mem_verdicts
+
+
+# -- tap ---------------------------------------------------------------------------------------
+
+
+def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown of the tap results and their verdicts."""
+    n = data["leads"]
+    verdicts = []
+    seconds = {who: _best(v) for who, v in data["seconds"].items()}
+    # Start-up: time to the first byte on stdout, from the fastest run.
+    startup = {
+        who: data["startup"][who][data["seconds"][who].index(seconds[who])] for who in seconds
+    }
+    net = {who: seconds[who] - startup[who] for who in seconds}
+    ratio = seconds["baseline"] / seconds["tap"]
+    net_ratio = net["baseline"] / net["tap"]
+    rows = [
+        [
+            "records/s, whole process",
+            fmt_rate(_rate(n, seconds["baseline"])),
+            fmt_rate(_rate(n, seconds["tap"])),
+            ratio_text(ratio),
+        ],
+        [
+            "records/s after the first output",
+            fmt_rate(_rate(n, net["baseline"])),
+            fmt_rate(_rate(n, net["tap"])),
+            ratio_text(net_ratio),
+        ],
+        [
+            "time to first output (start-up)",
+            f"{startup['baseline']:.2f} s",
+            f"{startup['tap']:.2f} s",
+            "",
+        ],
+        ["peak RSS", fmt_mb(max(data["rss"]["baseline"])), fmt_mb(max(data["rss"]["tap"])), ""],
+    ]
+    verdicts.append(
+        {
+            "goal": f"tap >= {TAP_GOAL}x a bare requests loop (records/s)",
+            "figure": f"{ratio:.2f}x whole process, {net_ratio:.2f}x after start-up",
+            "met": ratio >= TAP_GOAL,
+        }
+    )
+    eco_rows = []
+    names = {
+        "initial": "initial sync",
+        "unchanged": "incremental, nothing changed",
+        "changed": "incremental, 1% changed",
+    }
+    for scenario, entry in data["economy"].items():
+        calls = sum(entry["calls"].values())
+        detail = ", ".join(f"{k} {v}" for k, v in entry["calls"].items())
+        met = calls == entry["minimum"] and entry["credits"] == entry["minimum"]
+        eco_rows.append(
+            [
+                names[scenario],
+                f"{sum(entry['records'].values()):,}",
+                f"{calls} ({detail})",
+                str(entry["credits"]),
+                str(entry["minimum"]),
+                met_text(met),
+            ]
+        )
+        verdicts.append(
+            {
+                "goal": f"API economy, {names[scenario]}: the minimum calls and credits",
+                "figure": f"{calls} calls, {entry['credits']} credits, minimum {entry['minimum']}",
+                "met": met,
+            }
+        )
+    lat_rows = []
+    for who, entry in data["latency"].items():
+        wall = _best(entry["seconds"])
+        first = entry["startup"][entry["seconds"].index(wall)]
+        floor = entry["requests"] * entry["latency_ms"] / 1000
+        lat_rows.append(
+            [
+                "tap-zohocrm" if who == "tap" else "bare requests loop",
+                str(entry["requests"]),
+                f"{floor:.1f} s",
+                f"{wall:.2f} s",
+                ratio_text(wall / floor),
+                f"{wall - floor:.2f} s",
+                f"{first:.2f} s",
+            ]
+        )
+        if who == "tap":
+            verdicts.append(
+                {
+                    "goal": "tap wall time within 10% of requests x 100 ms",
+                    "figure": f"{wall / floor:.2f}x ({wall:.2f} s for {floor:.1f} s of latency; "
+                    f"{(wall - first) / floor:.2f}x after start-up)",
+                    "met": wall / floor <= LATENCY_GOAL,
+                }
+            )
+    sizes = ", ".join(f"{k} {v:,}" for k, v in data["sizes"].items())
+    parts = [
+        f"### Tap: {n:,} leads from the emulator, no added latency",
+        "",
+        f"Best of {data['reps']} interleaved repetitions; both processes write to a pipe the "
+        'harness drains. "After the first output" leaves out interpreter start-up, imports '
+        "and settings (the tap writes its SCHEMA before its first request; the loop's first "
+        "line comes after its token request and first page).",
+        "",
+        markdown_table(["", "bare requests loop", "tap-zohocrm", "ratio"], rows),
+        "",
+        f"#### API economy (all three streams; emulator with {sizes})",
+        "",
+        "Calls exclude the token requests, which cost no credits. The minimum is one Get "
+        "Records call per 200 records per stream (one, answered 204, for an empty stream), "
+        "one 304 per stream when nothing changed.",
+        "",
+        markdown_table(
+            ["sync", "records", "calls", "credits", "minimum", "goal: the minimum exactly"],
+            eco_rows,
+        ),
+        "",
+        "#### With 100 ms latency per request (leads only)",
+        "",
+        markdown_table(
+            [
+                "",
+                "requests (token included)",
+                "requests x latency",
+                "wall time",
+                "wall / (requests x latency)",
+                "overhead",
+                "time to first output",
+            ],
+            lat_rows,
+        ),
+        "",
+    ]
+    if data.get("problems"):
+        parts += ["Checks that failed:", "", *[f"- {p}" for p in data["problems"]], ""]
+    return "\n".join(parts), verdicts
+
+
+# -- end to end --------------------------------------------------------------------------------
+
+
+def e2e_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown of the end-to-end results."""
+    per = data["per_module"]
+    initial, unchanged = _best(data["initial"]), _best(data["unchanged"])
+    records = 3 * per
+    phase_rows = []
+    for name, value in data["phases"].items():
+        other = data["phases_unchanged"].get(name, math.nan)
+        phase_rows.append(
+            [
+                name,
+                f"{value:.2f} s ({value / initial:.0%})",
+                f"{other:.2f} s ({other / unchanged:.0%})",
+            ]
+        )
+    phase_rows.append(["total (`meltano run` wall time)", f"{initial:.2f} s", f"{unchanged:.2f} s"])
+    alone_rows = [[name, f"{value:.2f} s"] for name, value in data["standalone"].items()]
+    parts = [
+        f"### End to end: `meltano run tap-zohocrm target-sqlite-audit`, {per:,} records per "
+        f"module (Leads, Contacts, Deals)",
+        "",
+        f"Best of {data['reps']}; each repetition is an initial sync into a fresh audit file "
+        f"with a fresh Meltano system database ({fmt_rate(_rate(records, initial))} overall), "
+        "then a run where nothing changed. Phases come from Meltano's log timestamps.",
+        "",
+        markdown_table(["phase", "initial sync", "nothing changed"], phase_rows),
+        "",
+        "The same work without Meltano (best of the repetitions):",
+        "",
+        markdown_table(["step", "wall time"], alone_rows),
+        "",
+    ]
+    if data.get("problems"):
+        parts += ["Checks that failed:", "", *[f"- {p}" for p in data["problems"]], ""]
+    return "\n".join(parts), []
+
+
+# -- profiles ----------------------------------------------------------------------------------
+
+
+def profile_section(profiles: list[dict[str, Any]]) -> str:
+    """Markdown of the profile digests."""
+    parts = []
+    for prof in profiles:
+        total = prof["total"]
+        cat_rows = [
+            [name, f"{seconds:.2f} s", f"{seconds / total:.0%}"]
+            for name, seconds in prof["categories"].items()
+            if seconds / total >= 0.005
+        ]
+        own_rows = [
+            [f"`{label}`", f"{own:.2f}", f"{cum:.2f}", f"{calls:,}"]
+            for own, cum, calls, label in prof["top_own"][:12]
+        ]
+        proj_rows = [
+            [f"`{label}`", f"{cum:.2f}", f"{calls:,}"]
+            for cum, calls, label in prof["top_project"][:10]
+        ]
+        parts += [
+            f"#### {prof['name']}: {prof['command']} ({total:.1f} s under cProfile, "
+            f"`{prof['path']}`)",
+            "",
+            markdown_table(["own time by category", "seconds", "share"], cat_rows),
+            "",
+            markdown_table(["top functions by own time", "own s", "cum s", "calls"], own_rows),
+            "",
+            markdown_table(["project functions by cumulative time", "cum s", "calls"], proj_rows),
+            "",
+        ]
+    return "\n".join(parts)
+
+
+# -- the whole document ------------------------------------------------------------------------
+
+
+def build(results: dict[str, Any]) -> tuple[str, str]:
+    """The Markdown document and the console summary.
+
+    Args:
+        results: The saved results (sections ``target``, ``tap``, ``e2e``, ``profiles``, each
+            with ``meta``), plus ``machine`` and ``command``.
+
+    Returns:
+        ``(markdown, console_text)``.
+    """
+    verdicts: list[dict[str, Any]] = []
+    body: list[str] = []
+    meta_rows = []
+    for key, title, builder in (
+        ("target", "target", target_section),
+        ("tap", "tap", tap_section),
+        ("e2e", "end to end", e2e_section),
+    ):
+        section = results.get(key)
+        if not section:
+            body += [f"### {title.capitalize()}", "", "Not run yet.", ""]
+            continue
+        text, section_verdicts = builder(section["data"])
+        body.append(text)
+        verdicts += section_verdicts
+        meta = section["meta"]
+        meta_rows.append([title, meta["date"], meta["mode"], f"`{meta['commit']}`"])
+    machine = results.get("machine", {})
+    goal_rows = [[v["goal"], v["figure"], met_text(v["met"])] for v in verdicts]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python -m benchmarks.run`); do not edit by hand "
+        "(notes go in `benchmarks/NOTES.md`). Issue 8 sets the workloads and goals. Figures "
+        "are ratios to a baseline measured in the same run, because the machines are shared "
+        "and noisy: absolute times move from run to run, ratios much less.",
+        "",
+        f"Command: `{results.get('command', 'make bench')}`",
+        "",
+        "Machine: "
+        + ", ".join(
+            [
+                f"{machine.get('cores', '?')} cores ({machine.get('cpu', '?')})",
+                f"{machine.get('memory_gib', 0):.0f} GiB",
+                f"{machine.get('system', '?')}",
+                f"{machine.get('python', '?')}",
+                f"SQLite {machine.get('sqlite', '?')}",
+            ]
+        ),
+        "",
+        markdown_table(["section", "measured", "mode", "commit"], meta_rows),
+        "",
+        "## Goals",
+        "",
+        markdown_table(["goal", "figure", "verdict"], goal_rows),
+        "",
+        "## Figures",
+        "",
+        *body,
+    ]
+    profiles = results.get("profiles")
+    if profiles:
+        lines += [
+            "## Profiles",
+            "",
+            f"cProfile of the real processes ({profiles['meta']['date']}, commit "
+            f"`{profiles['meta']['commit']}`). cProfile slows Python code down more than C "
+            "calls, so shares lean towards Python code.",
+            "",
+            profile_section(profiles["data"]),
+        ]
+    if NOTES.exists():
+        lines += ["## Where the time goes", "", NOTES.read_text(encoding="utf-8").strip(), ""]
+    markdown = "\n".join(lines).rstrip() + "\n"
+    console = "\n".join(
+        [
+            "Goals:",
+            *[
+                f"  [{'met' if v['met'] else ('NOT met' if v['met'] is False else '-')}] "
+                f"{v['goal']}: {v['figure']}"
+                for v in verdicts
+            ],
+        ]
+    )
+    return markdown, console
+
+
+def write(results: dict[str, Any], path: Path = ROOT / "BENCHMARKS.md") -> str:
+    """Write BENCHMARKS.md and answer the console summary."""
+    markdown, console = build(results)
+    path.write_text(markdown, encoding="utf-8")
+    return console

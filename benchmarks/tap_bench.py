@@ -1,0 +1,263 @@
+"""Tap benchmarks: throughput against a bare requests loop, API economy, latency.
+
+The emulator runs as a subprocess (``zoho-crm-emulator serve --port 0``) with 20,000 leads (plus
+a few contacts and deals for the API-economy runs). The tap runs as a real subprocess,
+``tap-zohocrm --config ... --catalog ...``, its stdout read through a pipe and discarded, so that
+the time to its first output (start-up: interpreter, imports, settings) is known. The baseline
+(:mod:`benchmarks.baseline_tap`) is run the same way on the same endpoint and fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    BENCH_DIR,
+    PYTHON,
+    ROOT,
+    VENV_BIN,
+    EmulatorProcess,
+    ProcResult,
+    log,
+    run_process,
+)
+
+MODULE_STREAMS = {"Leads": "leads", "Contacts": "contacts", "Deals": "deals"}
+LATENCY_MS = 100
+
+
+@dataclass
+class TapResults:
+    """Everything measured on the tap side."""
+
+    leads: int
+    sizes: dict[str, int]
+    reps: int
+    #: who (baseline | tap) -> seconds / start-up seconds of each repetition.
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    startup: dict[str, list[float]] = field(default_factory=dict)
+    rss: dict[str, list[int]] = field(default_factory=dict)
+    #: scenario -> {"calls": {...}, "credits": n, "minimum": n, "records": {...}}.
+    economy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: who -> {"seconds": [...], "requests": n, "latency_ms": n}.
+    latency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _select(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:
+    """A copy of the catalog with only ``streams`` selected."""
+    chosen = copy.deepcopy(catalog)
+    for stream in chosen["streams"]:
+        for entry in stream.get("metadata", []):
+            if entry.get("breadcrumb") == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
+    return chosen
+
+
+def _tap_cmd(config: Path, catalog: Path, state: Path | None = None) -> list[str]:
+    cmd = [str(VENV_BIN / "tap-zohocrm"), "--config", str(config), "--catalog", str(catalog)]
+    if state is not None:
+        cmd += ["--state", str(state)]
+    return cmd
+
+
+def _baseline_cmd(url: str, fields: list[str]) -> list[str]:
+    return [PYTHON, str(ROOT / "benchmarks" / "baseline_tap.py"), url, "Leads", ",".join(fields)]
+
+
+def _api_calls(stats: dict[str, Any]) -> dict[str, int]:
+    """Counted calls without the (free) token requests."""
+    return {k: v for k, v in sorted(stats["calls"].items()) if k != "oauth_token"}
+
+
+def _read_output(path: Path) -> tuple[dict[str, int], dict[str, Any] | None]:
+    """RECORD counts per stream and the last STATE value of a tap's output."""
+    counts: dict[str, int] = {}
+    state = None
+    with open(path, "rb") as handle:
+        for line in handle:
+            message = json.loads(line)
+            if message["type"] == "RECORD":
+                counts[message["stream"]] = counts.get(message["stream"], 0) + 1
+            elif message["type"] == "STATE":
+                state = message["value"]
+    return counts, state
+
+
+def run(*, leads: int, contacts: int, deals: int, reps: int, latency_reps: int) -> TapResults:
+    """Run every tap benchmark.
+
+    Args:
+        leads: Leads in the emulator (the throughput workload).
+        contacts: Contacts (API economy runs only).
+        deals: Deals (API economy runs only).
+        reps: Repetitions of the throughput runs (best kept).
+        latency_reps: Repetitions of the 100 ms latency runs.
+
+    Returns:
+        The results.
+    """
+    sizes = {"Leads": leads, "Contacts": contacts, "Deals": deals}
+    results = TapResults(leads=leads, sizes=sizes, reps=reps)
+    work = Path(tempfile.mkdtemp(prefix="tap-", dir=BENCH_DIR))
+    args = ["--leads", str(leads), "--contacts", str(contacts), "--deals", str(deals)]
+    try:
+        with EmulatorProcess(*args, log_name="emulator-tap") as emu:
+            log(f"Tap: emulator at {emu.url} with {sizes}")
+            config = work / "tap-config.json"
+            config.write_text(json.dumps(emu.tap_config()))
+            discovered = run_process(
+                [str(VENV_BIN / "tap-zohocrm"), "--config", str(config), "--discover"],
+                stdout=work / "catalog.json",
+                log_name="tap-discover",
+            ).check("tap-zohocrm --discover")
+            del discovered
+            catalog = json.loads((work / "catalog.json").read_text())
+            leads_catalog = work / "catalog-leads.json"
+            leads_catalog.write_text(json.dumps(_select(catalog, {"leads"})))
+            all_catalog = work / "catalog-all.json"
+            all_catalog.write_text(json.dumps(_select(catalog, set(MODULE_STREAMS.values()))))
+            lead_schema = next(s for s in catalog["streams"] if s["tap_stream_id"] == "leads")
+            fields = [f for f in lead_schema["schema"]["properties"] if not f.startswith("_sdc_")]
+
+            throughput(results, emu, config, leads_catalog, fields, reps)
+            economy(results, emu, config, all_catalog, work)
+            latency(results, emu, config, leads_catalog, fields, latency_reps)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def _timed(cmd: list[str], name: str) -> ProcResult:
+    return run_process(cmd, watch_output=True, log_name=name, timeout=1800).check(name)
+
+
+def throughput(
+    results: TapResults,
+    emu: EmulatorProcess,
+    config: Path,
+    catalog: Path,
+    fields: list[str],
+    reps: int,
+) -> None:
+    """Tap and baseline, interleaved, over the same leads."""
+    for who in ("baseline", "tap"):
+        results.seconds[who], results.startup[who], results.rss[who] = [], [], []
+    # Warm-up: the emulator caches query results; both start from the same footing.
+    _timed(_baseline_cmd(emu.url, fields), "tap-baseline-warmup")
+    for rep in range(reps):
+        for who in ("baseline", "tap"):
+            log(f"Tap: {who}, repetition {rep + 1}/{reps}")
+            emu.reset_stats()
+            if who == "baseline":
+                result = _timed(_baseline_cmd(emu.url, fields), f"tap-baseline-{rep}")
+                expected_lines = results.leads
+            else:
+                result = _timed(_tap_cmd(config, catalog), f"tap-tap-{rep}")
+                expected_lines = results.leads + 1
+            if result.stdout_lines < expected_lines:
+                results.problems.append(
+                    f"{who}: {result.stdout_lines} output lines for {results.leads} leads"
+                )
+            results.seconds[who].append(result.seconds)
+            results.startup[who].append(result.first_output or 0.0)
+            results.rss[who].append(result.max_rss)
+
+
+def economy(
+    results: TapResults, emu: EmulatorProcess, config: Path, catalog: Path, work: Path
+) -> None:
+    """Calls and credits of an initial sync, one with nothing changed and one with 1% changed."""
+    state_path = work / "state.json"
+    sizes = results.sizes
+
+    def sync(name: str, state: Path | None) -> tuple[dict[str, int], dict[str, Any]]:
+        emu.reset_stats()
+        out = work / f"{name}.jsonl"
+        run_process(
+            _tap_cmd(config, catalog, state), stdout=out, log_name=f"tap-economy-{name}"
+        ).check(f"tap ({name})")
+        stats = emu.stats()
+        counts, new_state = _read_output(out)
+        if new_state is not None:
+            state_path.write_text(json.dumps(new_state))
+        return counts, stats
+
+    log("Tap: API economy, initial sync")
+    counts, stats = sync("initial", None)
+    results.economy["initial"] = {
+        "calls": _api_calls(stats),
+        "credits": stats["credits"],
+        "records": counts,
+        "minimum": sum(max(1, math.ceil(n / 200)) for n in sizes.values()),
+        "expected_records": sum(sizes.values()),
+    }
+    log("Tap: API economy, nothing changed")
+    counts, stats = sync("unchanged", state_path)
+    results.economy["unchanged"] = {
+        "calls": _api_calls(stats),
+        "credits": stats["credits"],
+        "records": counts,
+        "minimum": len(sizes),
+        "expected_records": 0,
+    }
+    log("Tap: API economy, 1% changed")
+    changed = {module: max(1, n // 100) for module, n in sizes.items() if n}
+    for module, count in changed.items():
+        emu.mutate("edit", module=module, count=count)
+    counts, stats = sync("changed", state_path)
+    results.economy["changed"] = {
+        "calls": _api_calls(stats),
+        "credits": stats["credits"],
+        "records": counts,
+        "minimum": sum(max(1, math.ceil(changed.get(m, 0) / 200)) for m in sizes),
+        "expected_records": sum(changed.values()),
+    }
+    for scenario, entry in results.economy.items():
+        got = sum(entry["records"].values())
+        if got != entry["expected_records"]:
+            results.problems.append(
+                f"economy {scenario}: {got} records emitted, expected {entry['expected_records']}"
+            )
+
+
+def latency(
+    results: TapResults,
+    emu: EmulatorProcess,
+    config: Path,
+    catalog: Path,
+    fields: list[str],
+    reps: int,
+) -> None:
+    """Wall time with 100 ms per request against requests x latency."""
+    emu.faults(latency_ms=LATENCY_MS)
+    try:
+        for who in ("baseline", "tap"):
+            results.latency[who] = {"seconds": [], "startup": [], "requests": 0}
+        for rep in range(reps):
+            for who in ("baseline", "tap"):
+                log(f"Tap: {who} with {LATENCY_MS} ms latency, repetition {rep + 1}/{reps}")
+                emu.reset_stats()
+                cmd = (
+                    _baseline_cmd(emu.url, fields)
+                    if who == "baseline"
+                    else _tap_cmd(config, catalog)
+                )
+                result = _timed(cmd, f"tap-latency-{who}-{rep}")
+                stats = emu.stats()
+                entry = results.latency[who]
+                entry["seconds"].append(result.seconds)
+                entry["startup"].append(result.first_output or 0.0)
+                entry["requests"] = stats["requests"]
+                entry["calls"] = stats["calls"]
+        for entry in results.latency.values():
+            entry["latency_ms"] = LATENCY_MS
+    finally:
+        emu.faults(latency_ms=0)
