@@ -31,6 +31,7 @@ import collections
 import csv
 import dataclasses
 import datetime
+import email.utils
 import io
 import logging
 import tempfile
@@ -234,6 +235,10 @@ class BulkReadClient(ZohoStream):
         self.calls: collections.Counter[str] = collections.Counter()
         #: Credits spent, as Zoho charges them (a job creation costs BULK_JOB_CREDITS).
         self.credits = 0
+        #: When Zoho answered this client's first call (its ``Date`` header, else the local
+        #: clock): a time before the export's snapshot, e.g. where a first sync's deletion
+        #: listing may start.
+        self.first_answer_at: datetime.datetime | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -285,6 +290,8 @@ class BulkReadClient(ZohoStream):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
+        if self.first_answer_at is None:
+            self.first_answer_at = _answer_time(response)
         # The base class treats 400 EXPIRED_VALUE as the end of a Get Records token chain;
         # here it means an expired download (or job), which is an error.
         if response.status_code == HTTPStatus.BAD_REQUEST:
@@ -532,6 +539,17 @@ class BulkReadClient(ZohoStream):
         parts = [f"{self.calls[k]} {label}" for k, label in labels.items() if self.calls[k]]
         total = sum(self.calls.values())
         return f"{total} API calls ({', '.join(parts) or 'none'}), {self.credits} credits spent"
+
+
+def _answer_time(response: requests.Response) -> datetime.datetime:
+    """Zoho's clock when it answered (the ``Date`` header), else the local clock, in UTC."""
+    value = response.headers.get("Date")
+    if value:
+        try:
+            return email.utils.parsedate_to_datetime(value).astimezone(datetime.timezone.utc)
+        except (TypeError, ValueError):
+            pass
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 def _job_result(job_id: str, job: Mapping[str, t.Any]) -> JobResult:
@@ -1025,6 +1043,11 @@ class BulkBackfill:
         self.failure: ZohoError | None = None
         self.reader: BulkReader | None = None
 
+    @property
+    def started_at(self) -> datetime.datetime | None:
+        """When Zoho answered the backfill's first call: before the export's snapshot."""
+        return self.client.first_answer_at
+
     @classmethod
     def plan(cls, stream: ZohoModuleStream, context: Context | None) -> BulkBackfill | None:
         """Decide how the stream backfills, from ``backfill_method`` and the module's size.
@@ -1045,8 +1068,8 @@ class BulkBackfill:
         if method not in BACKFILL_METHODS:
             msg = f"backfill_method must be one of {', '.join(BACKFILL_METHODS)}, not {method!r}."
             raise BulkReadError(msg)
-        if method == "rest":
-            return None
+        if method == "rest" or not stream.replication_key:
+            return None  # a module without Modified_Time is read whole every run, over REST
         if stream.get_context_state(context).get("replication_key_value"):
             return None  # incremental: REST from the bookmark
         client = BulkReadClient(stream.zoho_tap)
