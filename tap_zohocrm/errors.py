@@ -14,6 +14,7 @@ from singer_sdk.exceptions import FatalAPIError
 __all__ = [
     "ZohoAPIError",
     "ZohoAuthError",
+    "ZohoConfigError",
     "ZohoError",
     "ZohoScopeError",
     "describe_zoho_error",
@@ -31,6 +32,10 @@ class ZohoError(Exception):
 
 class ZohoAuthError(ZohoError):
     """The accounts server refused to issue an access token."""
+
+
+class ZohoConfigError(ZohoError):
+    """A setting asks for something the org does not have (e.g. an unknown module)."""
 
 
 class ZohoAPIError(ZohoError, FatalAPIError):

@@ -11,6 +11,10 @@ Types follow Zoho's ``data_type`` first (it is the more precise of the two), the
 - currency, decimal, percent and double are numbers; formula and rollup fields take the type
   of their ``return_type``.
 - everything but ``id`` is nullable: a record lacks a value more often than not.
+- formula and rollup summary fields carry a ``description`` starting with
+  :data:`COMPUTED_MARKER`: Zoho changes their values without touching ``Modified_Time``, and
+  ``refresh_formula_fields`` must recognise them from the catalog alone (the SDK keeps only
+  standard JSON Schema keywords of a catalog, so a custom keyword would be lost).
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import typing as t
 from pathlib import Path
 
 __all__ = [
+    "COMPUTED_MARKER",
     "DELETED_AT",
     "REPLICATION_KEY",
+    "computed_properties",
     "field_schema",
+    "minimal_schema",
     "module_schema",
     "standard_schema",
 ]
@@ -31,6 +38,10 @@ __all__ = [
 REPLICATION_KEY = "Modified_Time"
 #: The Singer convention for deletions; every stream schema carries it (see CONTRACTS.md).
 DELETED_AT = "_sdc_deleted_at"
+#: Start of the ``description`` of a field whose value Zoho computes (formula, rollup summary).
+COMPUTED_MARKER = "Zoho computed field"
+#: Zoho data types whose values change without ``Modified_Time`` changing.
+COMPUTED_TYPES = ("formula", "rollup_summary")
 
 _ANY_TYPES = ["string", "number", "integer", "boolean", "object", "array", "null"]
 
@@ -179,10 +190,49 @@ def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]
             continue
         if api_name == "id":
             continue
-        properties[api_name] = field_schema(field)
-    properties.setdefault(REPLICATION_KEY, dict(_DATETIME))
+        schema = field_schema(field)
+        data_type = str(field.get("data_type") or "").lower()
+        if data_type in COMPUTED_TYPES:
+            schema["description"] = (
+                f"{COMPUTED_MARKER} ({data_type}): its value can change without Modified_Time "
+                "changing."
+            )
+        properties[api_name] = schema
+    # No Modified_Time is added when the module lacks one: the stream then syncs full table.
     properties[DELETED_AT] = dict(_DELETED_AT_SCHEMA)
     return {"type": "object", "properties": properties}
+
+
+def computed_properties(schema: t.Mapping[str, t.Any]) -> list[str]:
+    """Properties of a schema that Zoho computes (formula, rollup summary), in schema order.
+
+    Args:
+        schema: A stream schema made by :func:`module_schema` (or a catalog holding one).
+
+    Returns:
+        Their names.
+    """
+    properties = schema.get("properties") or {}
+    return [
+        name
+        for name, prop in properties.items()
+        if isinstance(prop, dict) and str(prop.get("description") or "").startswith(COMPUTED_MARKER)
+    ]
+
+
+def minimal_schema() -> dict[str, t.Any]:
+    """The schema of a module known by name only: ``id``, ``Modified_Time``, deletions.
+
+    Used for a module without a bundled schema whose field metadata cannot be read.
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "id": dict(_ID_SCHEMA),
+            REPLICATION_KEY: dict(_DATETIME),
+            DELETED_AT: dict(_DELETED_AT_SCHEMA),
+        },
+    }
 
 
 def _schema_dirs() -> list[Path]:

@@ -1,32 +1,49 @@
 """Zoho CRM module streams (Get Records) and the field-metadata reader.
 
-:class:`ZohoModuleStream` syncs any module; ``leads``, ``contacts`` and ``deals`` are instances
-of it. Later features slot in as overrides of small methods: extra request parameters
-(:meth:`ZohoModuleStream.get_url_params`), more than 50 fields (:meth:`field_chunks`), extra
-record sources after the module's records (deletions) in :meth:`get_records`.
+:class:`ZohoModuleStream` syncs any module; ``leads``, ``contacts``, ``deals`` and the modules
+of the ``modules`` setting are instances of it. One stream run reads, in this order:
+
+1. the module's records, incremental on ``Modified_Time`` (or the whole module when
+   ``refresh_formula_fields`` applies, or full table for a module without ``Modified_Time``),
+   every selected field, in chunks of 50 when the module is wider (:mod:`tap_zohocrm.wide`);
+2. the deletions since the last sync (:mod:`tap_zohocrm.deletions`), emitted in the same
+   stream as ``{"id", "_sdc_deleted_at"}``.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import re
 import typing as t
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
-from tap_zohocrm.bookmarks import BookmarkTracker, to_header_value
+from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant, to_header_value
+from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
 from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream
-from tap_zohocrm.schema import REPLICATION_KEY
+from tap_zohocrm.deletions import (
+    DELETED_BOOKMARK,
+    DELETED_SYNCED_AT,
+    DeletedRecordsReader,
+    deletions_start,
+    newest_deletion,
+    warn_if_retention_passed,
+)
+from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, computed_properties
+from tap_zohocrm.wide import ChunkedReader
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable
+    from collections.abc import Generator, Iterable, Iterator, Sequence
 
     import requests
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.pagination import BaseAPIPaginator
-    from singer_sdk.streams.rest import HTTPRequest, PageContext
+    from singer_sdk.streams.rest import PageContext
 
     from tap_zohocrm.tap import TapZohoCRM
 
@@ -40,10 +57,7 @@ __all__ = [
     "stream_name_for",
 ]
 
-#: Zoho's cap on the ``fields`` parameter of Get Records.
-MAX_FIELDS_PER_CALL = 50
-#: Fields every request must carry: the key and the replication key.
-ALWAYS_FIELDS = ("id", REPLICATION_KEY)
+_UTC = datetime.timezone.utc
 
 
 def stream_name_for(module: str) -> str:
@@ -57,6 +71,17 @@ def stream_name_for(module: str) -> str:
     """
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module)
     return re.sub(r"_+", "_", name).lower()
+
+
+def _response_time(response: requests.Response) -> datetime.datetime:
+    """Zoho's clock when it answered (the ``Date`` header), else the local clock."""
+    value = response.headers.get("Date")
+    if value:
+        try:
+            return email.utils.parsedate_to_datetime(value).astimezone(_UTC)
+        except (TypeError, ValueError):
+            pass
+    return datetime.datetime.now(_UTC)
 
 
 class FieldsMetadataStream(ZohoStream):
@@ -98,7 +123,7 @@ class FieldsMetadataStream(ZohoStream):
 
 
 class ZohoModuleStream(ZohoStream):
-    """Records of one Zoho CRM module, incremental on ``Modified_Time``.
+    """Records of one Zoho CRM module, incremental on ``Modified_Time``, then its deletions.
 
     Requests ``fields=<selected fields>&per_page=<page_size>&sort_by=Modified_Time&
     sort_order=asc`` with ``If-Modified-Since`` from the bookmark, pages with ``page_token``,
@@ -132,6 +157,15 @@ class ZohoModuleStream(ZohoStream):
         self._request_fields: tuple[str, ...] = ()
         self._nested_off: dict[str, frozenset[str]] = {}
         self._tracker: BookmarkTracker | None = None
+        self._query_since: str | None = None
+        self._bookmark_floor: datetime.datetime | None = None
+        self._wide: ChunkedReader | None = None
+        self._current_page: ZohoPage | None = None
+        self._server_time: datetime.datetime | None = None
+        self._deletion_state: dict[str, t.Any] | None = None
+        self._stored_bookmark: str | None = None
+        self._records_emitted = 0
+        self._send: t.Any = None
 
     # -- schema --------------------------------------------------------------------------
 
@@ -153,6 +187,19 @@ class ZohoModuleStream(ZohoStream):
             else:
                 self._schema = self.zoho_tap.module_schema(self.module, self.name)
         return self._schema
+
+    @property  # type: ignore[override]
+    @override
+    def replication_key(self) -> str | None:
+        """``Modified_Time``, or ``None`` (full table) for a module whose schema lacks it."""
+        key = self._replication_key or None
+        if key is not None and key not in self.schema.get("properties", {}):
+            return None
+        return key
+
+    @replication_key.setter
+    def replication_key(self, new_value: str | None) -> None:
+        self._replication_key = new_value
 
     @property
     @override
@@ -177,46 +224,82 @@ class ZohoModuleStream(ZohoStream):
             for name in self.schema.get("properties", {})
             if mask.get(("properties", name), True) or name in self.primary_keys
         ]
-        if REPLICATION_KEY not in names:
+        if self.replication_key and REPLICATION_KEY not in names:
             names.append(REPLICATION_KEY)
         return tuple(names)
+
+    def always_fields(self) -> tuple[str, ...]:
+        """Fields every request carries: the key, and the replication key when there is one."""
+        return ("id", REPLICATION_KEY) if self.replication_key else ("id",)
 
     def field_chunks(self) -> list[tuple[str, ...]]:
         """Selected Zoho fields split into requests of at most 50 (Zoho's cap).
 
-        The first chunk always holds ``id`` and ``Modified_Time`` and drives paging and
-        bookmarks. Reading further chunks is not implemented yet (issue 6): their fields are
-        emitted as null, with a warning.
+        Every chunk holds ``id`` and ``Modified_Time``; the first drives paging and bookmarks.
 
         Returns:
             One tuple of API names per request.
         """
-        zoho_fields = [
-            name
-            for name in self.selected_properties()
-            if not name.startswith("_sdc_") and name not in ALWAYS_FIELDS
-        ]
-        first_size = MAX_FIELDS_PER_CALL - len(ALWAYS_FIELDS)
-        chunks = [ALWAYS_FIELDS + tuple(zoho_fields[:first_size])]
-        rest = zoho_fields[first_size:]
-        chunks.extend(
-            tuple(rest[i : i + MAX_FIELDS_PER_CALL])
-            for i in range(0, len(rest), MAX_FIELDS_PER_CALL)
-        )
-        return chunks
+        zoho_fields = [name for name in self.selected_properties() if not name.startswith("_sdc_")]
+        return plan_chunks(zoho_fields, self.always_fields())
+
+    def refreshed_formulas(self) -> list[str]:
+        """The selected formula fields that make this run read the whole module.
+
+        Only with ``refresh_formula_fields``, and only for an incremental module: a formula's
+        value changes without ``Modified_Time`` changing, so an incremental read misses it.
+        """
+        if not self.config.get("refresh_formula_fields") or not self.replication_key:
+            return []
+        selected = set(self._record_fields or self.selected_properties())
+        return [name for name in computed_properties(self.schema) if name in selected]
+
+    def deletions_enabled(self) -> bool:
+        """Whether this run reads deletions (``include_deleted`` and ``_sdc_deleted_at`` kept)."""
+        if not self.config.get("include_deleted", True):
+            return False
+        return DELETED_AT in (self._record_fields or self.selected_properties())
 
     # -- requests ------------------------------------------------------------------------
+
+    def extra_params(self) -> dict[str, t.Any]:
+        """Parameters every Get Records call of the module carries (``converted`` for Leads)."""
+        return {}
+
+    def list_params(self, fields: Sequence[str]) -> dict[str, t.Any]:
+        """Parameters of a listing query with these fields (no paging parameter).
+
+        Args:
+            fields: API names for ``fields``.
+
+        Returns:
+            The query parameters.
+        """
+        return {
+            "fields": ",".join(fields),
+            "per_page": self.page_size,
+            "sort_by": REPLICATION_KEY if self.replication_key else "id",
+            "sort_order": "asc",
+            **self.extra_params(),
+        }
+
+    def ids_params(self, fields: Sequence[str], ids: Sequence[str]) -> dict[str, t.Any]:
+        """Parameters of a read of given records (``ids=``, at most 100).
+
+        Args:
+            fields: API names for ``fields``.
+            ids: Record ids.
+
+        Returns:
+            The query parameters.
+        """
+        return {"fields": ",".join(fields), "ids": ",".join(ids), **self.extra_params()}
 
     @override
     def get_url_params(
         self, context: Context | None, next_page_token: ZohoPage | None
     ) -> dict[str, t.Any]:
-        params: dict[str, t.Any] = {
-            "fields": ",".join(self._request_fields),
-            "per_page": self.page_size,
-            "sort_by": REPLICATION_KEY,
-            "sort_order": "asc",
-        }
+        params = self.list_params(self._request_fields)
         if next_page_token is not None and next_page_token.page_token:
             params["page_token"] = next_page_token.page_token
         return params
@@ -225,16 +308,67 @@ class ZohoModuleStream(ZohoStream):
     def get_http_request(self, *, page: PageContext[ZohoPage]) -> HTTPRequest:
         request = super().get_http_request(page=page)
         token = page.next_page_token
+        # The page this request reads: a wide module reads the same page of its other chunks.
+        self._current_page = token
         if token is not None and token.modified_since:
             request.headers["If-Modified-Since"] = to_header_value(token.modified_since)
         # Keep commas in the fields list readable (and the URL short): Zoho accepts both.
         request.safe_query_chars = ","
         return request
 
+    def send_get(self, params: dict[str, t.Any], modified_since: str | None) -> requests.Response:
+        """One Get Records call outside the stream's own paging (other chunks, ids re-reads).
+
+        It goes through the same retries, token refresh, error sentences and API accounting
+        as the stream's own calls.
+
+        Args:
+            params: Query parameters.
+            modified_since: ``If-Modified-Since``, if any.
+
+        Returns:
+            The validated response.
+        """
+        request = HTTPRequest(
+            url=self.get_url(None),
+            headers=dict(self.http_headers),
+            params=params,
+            safe_query_chars=",",
+        )
+        if modified_since:
+            request.headers["If-Modified-Since"] = to_header_value(modified_since)
+        prepared = self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+        )
+        if self._send is None:
+            self._send = self.request_decorator(self._request)
+        return t.cast("requests.Response", self._send(prepared, None))
+
+    def raw_records(self, response: requests.Response) -> list[dict[str, t.Any]]:
+        """Zoho's records of a response, as sent (empty for 204, 304 and restarts)."""
+        return list(ZohoStream.parse_response(self, response))
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        if self._server_time is None:
+            # When this run's first call was answered, by Zoho's clock: where a first sync's
+            # deletion listing starts (deletions.py). It goes into the state at once, so a
+            # run killed before its deletion pass resumes from the same point.
+            self._server_time = _response_time(response)
+            state = self._deletion_state
+            if state is not None and not state.get(DELETED_BOOKMARK):
+                state[DELETED_BOOKMARK] = deletions_start(
+                    state, records_bookmark=self._stored_bookmark, run_started=self._server_time
+                )
+        super().validate_response(response)
+
     @override
     def get_new_paginator(self) -> ZohoPaginator:
         return ZohoPaginator(
-            ZohoPage(modified_since=self._tracker.start_value if self._tracker else None),
+            ZohoPage(modified_since=self._query_since),
             restart_since=self._restart_since,
             logger=self.logger,
         )
@@ -266,12 +400,25 @@ class ZohoModuleStream(ZohoStream):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        # Projection onto the selected properties: drops Zoho's "$" system keys and anything
-        # deselected, fills absent fields with null (complete records), one pass per record.
+        raw = self.raw_records(response)
+        if self._wide is not None and raw:
+            raw = self._wide.complete_page(raw, self._current_page)
+        return self.project(raw)
+
+    def project(self, raw_records: Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """Project Zoho's records onto the selected properties.
+
+        Drops Zoho's ``$`` system keys and anything deselected, fills absent fields with null
+        (complete records), one pass per record.
+
+        Args:
+            raw_records: Records as Zoho sent them (whole, for a wide module).
+
+        Returns:
+            The records to emit.
+        """
         fields = self._record_fields
-        records = [
-            {name: raw.get(name) for name in fields} for raw in super().parse_response(response)
-        ]
+        records = [{name: raw.get(name) for name in fields} for raw in raw_records]
         if self._nested_off:
             for record in records:
                 for name, off in self._nested_off.items():
@@ -303,55 +450,155 @@ class ZohoModuleStream(ZohoStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        start = self.get_starting_replication_key_value(context)
-        self._tracker = tracker = BookmarkTracker(start, self.logger)
+        state = self.get_context_state(context)
+        incremental = self.replication_key is not None
+        stored = state.get("replication_key_value") if incremental else None
+        start = self.get_starting_replication_key_value(context) if incremental else None
         self._record_fields = self.selected_properties()
         self._nested_off = self.nested_deselections()
         chunks = self.field_chunks()
         self._request_fields = chunks[0]
-        if len(chunks) > 1:
-            dropped = [name for chunk in chunks[1:] for name in chunk]
-            self.logger.warning(
-                "%s has %d selected fields, more than Zoho's %d per call; these are emitted "
-                "as null for now: %s",
+        self._wide = ChunkedReader(self, chunks, self.replication_key) if len(chunks) > 1 else None
+        formulas = self.refreshed_formulas()
+        if formulas:
+            self.logger.info(
+                "Stream %s reads all %s records (refresh_formula_fields: %s can change without "
+                "Modified_Time)",
+                self.name,
                 self.module,
-                sum(len(c) for c in chunks),
-                MAX_FIELDS_PER_CALL,
-                ", ".join(dropped),
+                ", ".join(formulas),
+            )
+        # A full read sends no If-Modified-Since but still advances the bookmark, never
+        # below the stored one (it is where an incremental run would resume).
+        self._query_since = None if formulas else start
+        self._bookmark_floor = parse_instant(stored) if formulas and stored else None
+        self._tracker = tracker = BookmarkTracker(self._query_since, self.logger)
+        self._server_time = None
+        self._records_emitted = 0
+        deletions = self.deletions_enabled()
+        self._stored_bookmark = stored
+        self._deletion_state = state if deletions else None
+        if deletions:
+            warn_if_retention_passed(
+                state, now=datetime.datetime.now(_UTC), stream_name=self.name, logger=self.logger
             )
         calls_before, credits_before = self.api_calls, self.api_credits
-        yield from self.request_records(context)
 
-        # The stream is complete: every record up to the newest instant has been read.
-        if tracker.final is not None:
-            state = self.get_context_state(context)
+        yield from self.request_records(context)
+        if self._wide is not None:
+            yield from self.project(self._wide.leftovers())
+
+        # The records are complete: every record up to the newest instant has been read.
+        final = tracker.final
+        if final is not None and self._above_floor(final):
             state["replication_key"] = REPLICATION_KEY
-            state["replication_key_value"] = tracker.final
+            state["replication_key_value"] = final
+        records = self._records_emitted
+        deleted_calls = deleted_credits = 0
+        if deletions:
+            reader = DeletedRecordsReader(self.zoho_tap, self.module)
+            yield from self._deletion_records(reader, state, stored)
+            deleted_calls, deleted_credits = reader.api_calls, reader.api_credits
         self.log_usage(
-            records=tracker.records_seen,
+            records=records,
+            deletions=self._records_emitted - records,
             calls=self.api_calls - calls_before,
             credits=self.api_credits - credits_before,
+            deleted_calls=deleted_calls,
+            deleted_credits=deleted_credits,
+            chunks=chunks,
         )
 
-    def log_usage(self, *, records: int, calls: int, credits: int) -> None:
-        """Log the stream's API economy: calls made and credits spent (issue: API economy).
+    def _deletion_records(
+        self,
+        reader: DeletedRecordsReader,
+        state: dict[str, t.Any],
+        stored: str | None,
+    ) -> Iterator[dict[str, t.Any]]:
+        """The deletions since the last sync, oldest first, as ``_sdc_deleted_at`` records.
+
+        Every selected property is present (``null``), like every record of the stream, so
+        that stream maps written for the stream's records (``md5(Email) if Email else None``)
+        work on deletions too; the audit target keeps the last known values.
+        """
+        since = deletions_start(
+            state,
+            records_bookmark=stored,
+            run_started=self._server_time or datetime.datetime.now(_UTC),
+        )
+        entries = reader.read(since)
+        if reader.page_limit_hit:
+            self.logger.warning(
+                "Zoho stopped listing the deleted %s records at its page limit; %d deletions "
+                "were read, older ones since %s are missing",
+                self.module,
+                len(entries),
+                since,
+            )
+        entries.sort(key=lambda entry: parse_instant(str(entry.get("deleted_time") or since)))
+        template = dict.fromkeys(self._record_fields)
+        for entry in entries:
+            record = dict(template)
+            record["id"] = str(entry["id"])
+            record[DELETED_AT] = entry.get("deleted_time")
+            yield record
+        state[DELETED_BOOKMARK] = newest_deletion(entries, since)
+        state[DELETED_SYNCED_AT] = (
+            (self._server_time or datetime.datetime.now(_UTC)).replace(microsecond=0).isoformat()
+        )
+
+    def _above_floor(self, value: str) -> bool:
+        floor = self._bookmark_floor
+        return floor is None or parse_instant(value) > floor
+
+    def log_usage(
+        self,
+        *,
+        records: int,
+        deletions: int,
+        calls: int,
+        credits: int,
+        deleted_calls: int,
+        deleted_credits: int,
+        chunks: Sequence[tuple[str, ...]],
+    ) -> None:
+        """Log the stream's API economy: calls made and credits spent, by endpoint.
+
+        For a module wider than 50 fields, also what the fields past the first chunk cost.
 
         Args:
-            records: Records emitted.
+            records: Records emitted (deletions excluded).
+            deletions: Deletion records emitted.
             calls: Get Records calls (retries and refused calls included).
             credits: Credits those calls spent.
+            deleted_calls: Calls to the deleted-records endpoint.
+            deleted_credits: Credits those calls spent.
+            chunks: The field chunks of the run.
         """
         metadata = self.zoho_tap.metadata_calls(self.module)
+        wide = ""
+        if self._wide is not None:
+            reader = self._wide
+            wide = (
+                f"; {len({name for chunk in chunks for name in chunk})} fields read in "
+                f"{len(chunks)} chunks of at most {MAX_FIELDS_PER_CALL}: {reader.extra_calls} "
+                f"of the Get Records calls ({reader.extra_credits} credits) were for the fields "
+                f"past the first chunk, {reader.reread} records re-read by id"
+            )
         self.logger.info(
-            "Stream %s done: %d records; %d API calls (%d Get Records, %d field metadata), "
-            "%d credits spent; %d token requests in this run so far%s",
+            "Stream %s done: %d records, %d deletions; %d API calls (%d Get Records, "
+            "%d deleted records, %d field metadata), %d credits spent; %d token requests in "
+            "this run so far%s%s",
             self.name,
             records,
-            calls + metadata,
+            deletions,
+            calls + deleted_calls + metadata,
             calls,
+            deleted_calls,
             metadata,
-            credits + self.zoho_tap.metadata_credits(self.module),
+            credits + deleted_credits + self.zoho_tap.metadata_credits(self.module),
             self.authenticator.token_requests,
+            wide,
             self.credits_left(),
         )
 
@@ -364,12 +611,21 @@ class ZohoModuleStream(ZohoStream):
         # for a correctly sorted "-08:00" after a "-07:00") and bookmarks the newest value even
         # when that second may continue on the next page. The tracker compares instants and
         # checkpoints only complete seconds.
+        self._records_emitted += 1
         tracker = self._tracker
-        if tracker is None:  # pragma: no cover - get_records always sets it
+        if tracker is None or latest_record.get(DELETED_AT) is not None:
             return
-        tracker.observe(latest_record.get(REPLICATION_KEY))
+        value = latest_record.get(REPLICATION_KEY)
+        wide = self._wide
+        if wide is not None and wide.positions:
+            record_id = latest_record.get("id")
+            if record_id in wide.positions:
+                # Re-read because it changed meanwhile: the bookmark follows its place in
+                # the first chunk's order (None: emitted out of order, not a position).
+                value = wide.positions.pop(record_id)
+        tracker.observe(value)
         checkpoint = tracker.checkpoint
-        if checkpoint is not None:
+        if checkpoint is not None and self._above_floor(checkpoint):
             state = self.get_context_state(context)
             state["replication_key"] = REPLICATION_KEY
             state["replication_key_value"] = checkpoint
@@ -381,13 +637,10 @@ class LeadsStream(ZohoModuleStream):
     module = "Leads"
 
     @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: ZohoPage | None
-    ) -> dict[str, t.Any]:
-        params = super().get_url_params(context, next_page_token)
+    def extra_params(self) -> dict[str, t.Any]:
         if self.config.get("include_converted_leads", True):
-            params["converted"] = "both"
-        return params
+            return {"converted": "both"}
+        return {}
 
 
 class ContactsStream(ZohoModuleStream):

@@ -21,13 +21,15 @@ from typing_extensions import override
 from tap_zohocrm import hosts
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError
-from tap_zohocrm.schema import module_schema, standard_schema
+from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
+from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
 from tap_zohocrm.streams import (
     ContactsStream,
     DealsStream,
     FieldsMetadataStream,
     LeadsStream,
     ZohoModuleStream,
+    stream_name_for,
 )
 
 if t.TYPE_CHECKING:
@@ -81,7 +83,7 @@ class ZohoSingerWriter(SingerWriter):
 
 
 class TapZohoCRM(Tap):
-    """Zoho CRM records (Leads, Contacts, Deals) with Modified_Time bookmarks."""
+    """Zoho CRM records (Leads, Contacts, Deals, any other module) and their deletions."""
 
     name = "tap-zohocrm"
     package_name = "tap-zohocrm"
@@ -198,6 +200,38 @@ class TapZohoCRM(Tap):
                 "by default."
             ),
         ),
+        th.Property(
+            "include_deleted",
+            th.BooleanType,
+            default=True,
+            title="Include Deleted",
+            description=(
+                "Emit deleted records (from /{Module}/deleted, incrementally) in their stream "
+                "as records with _sdc_deleted_at set; costs one API call per stream per sync "
+                "when nothing was deleted."
+            ),
+        ),
+        th.Property(
+            "modules",
+            th.ArrayType(th.StringType),
+            title="Modules",
+            description=(
+                "Extra module API names to sync besides Leads, Contacts and Deals, custom "
+                "modules included (e.g. Accounts, Tasks, Projects); checked against "
+                "/settings/modules. Stream names are the API names in snake case."
+            ),
+        ),
+        th.Property(
+            "refresh_formula_fields",
+            th.BooleanType,
+            default=False,
+            title="Refresh Formula Fields",
+            description=(
+                "Read every record of the modules that have formula fields on each run, since "
+                "Zoho changes formula values without changing Modified_Time; costs "
+                "ceil(records / 200) API calls per such module per run."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -309,9 +343,13 @@ class TapZohoCRM(Tap):
             stream_name: Stream name.
 
         Returns:
-            The JSON Schema.
+            The JSON Schema; for a module without a bundled schema (custom modules), just
+            ``id``, ``Modified_Time`` and ``_sdc_deleted_at``.
         """
-        return standard_schema(stream_name)
+        try:
+            return standard_schema(stream_name)
+        except FileNotFoundError:
+            return minimal_schema()
 
     def metadata_calls(self, module: str) -> int:
         """Field-metadata API calls made for a module in this process."""
@@ -325,13 +363,45 @@ class TapZohoCRM(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """The module streams. No API call here: schemas are built when first needed."""
+        """The module streams: Leads, Contacts, Deals and the ``modules`` setting's.
+
+        Schemas are built when first needed. The only call made here is one to
+        ``/settings/modules``, to check the ``modules`` setting, and only when a module it
+        names is not already in the input catalog (a catalog is made by a discovery that
+        checked it).
+        """
         streams: list[ZohoModuleStream] = [
             LeadsStream(self),
             ContactsStream(self),
             DealsStream(self),
         ]
+        streams.extend(ZohoModuleStream(self, module=name) for name in self.extra_modules())
         return list(streams)
+
+    def extra_modules(self) -> list[str]:
+        """The ``modules`` setting, checked against the org's modules when needed.
+
+        Returns:
+            Module API names besides Leads, Contacts and Deals.
+
+        Raises:
+            ZohoConfigError: When a module is unknown or not served by the API.
+        """
+        requested = [str(name) for name in self.config.get("modules") or []]
+        base = (LeadsStream.module, ContactsStream.module, DealsStream.module)
+        wanted = [name for name in dict.fromkeys(requested) if name not in base]
+        if not wanted:
+            return []
+        catalog = self.input_catalog
+        if catalog is not None and all(catalog.get_stream(stream_name_for(m)) for m in wanted):
+            return wanted
+        reader = ModulesMetadataReader(self)
+        available = reader.fetch()
+        self.logger.info(
+            "Checked the modules setting against /settings/modules (%d API call)",
+            reader.api_calls,
+        )
+        return resolve_modules(wanted, available, always=base)
 
     # -- CLI: expected errors as one sentence ------------------------------------------
 

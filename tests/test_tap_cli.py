@@ -32,6 +32,9 @@ SETTINGS = [
     "request_timeout",
     "user_agent",
     "include_converted_leads",
+    "include_deleted",
+    "modules",
+    "refresh_formula_fields",
 ]
 
 

@@ -193,16 +193,19 @@ def test_api_economy_initial_no_change_and_incremental(
     assert stats["calls"]["oauth_token"] == 1
     assert not any(k.startswith("settings_") for k in stats["calls"])  # schema from the catalog
     assert record_calls(emu) == {s: math.ceil(n / 200) for s, n in sizes.items()}
-    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values())
+    # Plus one deleted-records call per stream (include_deleted is on by default).
+    assert all(stats["calls"][f"deleted:{module}"] == 1 for module in STREAMS.values())
+    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3
     done = [r.getMessage() for r in caplog.records if "done:" in r.getMessage()]
     assert len(done) == 3
     assert any(
-        f"Stream leads done: {sizes['leads']} records; 3 API calls (3 Get Records, 0 field "
-        "metadata), 3 credits spent; 1 token requests" in line
+        f"Stream leads done: {sizes['leads']} records, 0 deletions; 4 API calls (3 Get "
+        "Records, 1 deleted records, 0 field metadata), 4 credits spent; 1 token requests" in line
         for line in done
     )
 
-    # Nothing changed: one token request plus one call (a 304) per stream.
+    # Nothing changed: one token request plus two calls per stream (a 304 for the records,
+    # a 204 for the deletions), the minimum with deletions enabled.
     emu.reset_stats()
     run_tap(config, catalog=catalog, state=initial.state)
     stats = emu.stats()
@@ -211,9 +214,17 @@ def test_api_economy_initial_no_change_and_incremental(
         "records:Leads": 1,
         "records:Contacts": 1,
         "records:Deals": 1,
+        "deleted:Leads": 1,
+        "deleted:Contacts": 1,
+        "deleted:Deals": 1,
     }
-    assert stats["credits"] == 3
-    assert stats["status_counts"] == {"200": 1, "304": 3}
+    assert stats["credits"] == 6
+    assert stats["status_counts"] == {"200": 1, "304": 3, "204": 3}
+
+    # Without deletions: one call (the 304) per stream.
+    emu.reset_stats()
+    run_tap({**config, "include_deleted": False}, catalog=catalog, state=initial.state)
+    assert emu.stats()["credits"] == 3
 
     # A few changes: exactly those records, one call per stream.
     changed = emu.mutate("edit", module="Leads", count=3)
@@ -244,13 +255,15 @@ def test_304_and_204_mean_no_records(tap_emulator, tap_config, run_tap):
     assert "deals" not in (first.state or {}).get("bookmarks", {}) or not first.state["bookmarks"][
         "deals"
     ].get("replication_key_value")
-    assert status_count(emu, 204) == 1  # no records at all, no If-Modified-Since
+    # Deals: no records at all, no If-Modified-Since; plus one empty deletion list per stream.
+    assert emu.stats()["calls"]["records:Deals"] == 1
+    assert status_count(emu, 204) == 1 + 3
 
     emu.reset_stats()
     second = run_tap(config, state=first.state)
     assert [m for m in second.messages if m["type"] == "RECORD"] == []
     assert status_count(emu, 304) == 2  # leads and contacts: nothing modified since
-    assert status_count(emu, 204) == 1  # deals: still nothing at all
+    assert status_count(emu, 204) == 1 + 3  # deals: still nothing at all; no deletions
     assert second.state["bookmarks"]["leads"] == first.state["bookmarks"]["leads"]
 
 
