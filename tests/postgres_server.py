@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,11 +53,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_server(workdir: Path) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """Run a PostgreSQL server for the duration of the block; yields a SQLAlchemy URL."""
     bindir = ensure_postgres_installed()
+    # Not under pytest's tmp_path: its parents are private to root, and under root the server
+    # runs as the postgres user, which must reach its data directory.
+    workdir = Path(tempfile.mkdtemp(prefix="tap-zohocrm-pg-"))
     datadir = workdir / "pgdata"
-    datadir.mkdir(parents=True)
+    datadir.mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres")
@@ -110,3 +114,4 @@ def postgres_server(workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
