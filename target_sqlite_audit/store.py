@@ -267,7 +267,11 @@ class StreamTable:
             'WHERE "history_id" IN '
         )
         self._window_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type" FROM {h_q} WHERE '
+            f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from" '
+            f"FROM {h_q} WHERE "
+        )
+        self._seen_select = (
+            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} WHERE '
         )
         self._gone_select = (
             f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
@@ -292,7 +296,7 @@ class StreamTable:
             f'SELECT {h_data}, h."captured_at", h."captured_at", f.deleted_at, '
             f'h."content_hash", h."sync_id", h."history_id" '
             f'FROM temp._audit_final AS f JOIN {h_q} AS h ON h."history_id" = f.history_id '
-            f"WHERE true ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+            f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
         self.delete_sql = f"DELETE FROM {t_q} WHERE " + _key_condition(self.key_columns, 1)
 
@@ -415,7 +419,12 @@ class StreamTable:
             self._window_select
             + f'"sync_id" IN ({", ".join("?" * syncs)}) AND '
             + _key_condition(self._hist_key_columns, count)
+            + ' ORDER BY "history_id"'
         )
+
+    def seen_sql(self, count: int) -> str:
+        """SELECT of every history version of ``count`` keys."""
+        return self._seen_select + _key_condition(self._hist_key_columns, count)
 
     def gone_sql(self, count: int) -> str:
         """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
@@ -474,6 +483,8 @@ class AuditStore:
         self._clock = clock
         self.sync_id: int | None = None
         self._hard_deleted = False
+        # Per stream: how many replay-window versions of each key a rerun has matched.
+        self._replayed: dict[int, dict[t.Any, list[t.Any]]] = {}
         #: Ids of the failed/interrupted syncs right before this one (the replay window).
         self.replay_window: list[int] = []
         try:
@@ -955,7 +966,11 @@ class AuditStore:
                 if self.hard_delete or self._hard_deleted:
                     gone = [key for key in unique_keys if key not in stored]
                     stored.update(self._fetch_gone(conn, table, gone))
-                window_live, window_deleted = self._fetch_window(conn, table, unique_keys)
+                window = self._fetch_window(conn, table, unique_keys)
+                seen = self._fetch_seen(
+                    conn, table, _suspicious(keys, hashes, deleted, records, rk_prop, stored)
+                )
+                replayed = self._replayed.setdefault(table.stream_id, {})
 
                 # Pass 1: decide what each record does, following in-batch duplicates.
                 # state: [hash, replication key, deleted marker, known]
@@ -964,45 +979,39 @@ class AuditStore:
                 for i, key in enumerate(keys):
                     state = sim.get(key)
                     if state is None:
-                        found = stored.get(key)
-                        state = (
-                            [found[0], found[1], found[2], True]
-                            if found
-                            else [None, None, None, False]
-                        )
+                        progress = replayed.get(key)
+                        if progress is not None and progress[1] is not None:
+                            state = progress[1]  # a replay in progress since an earlier batch
+                        else:
+                            state = _initial_state(stored.get(key))
                         sim[key] = state
                     digest = hashes[i]
                     marker = deleted[i]
-                    if marker is not None:
-                        if (
-                            not state[3]
-                            or state[2] is not None
-                            or key in window_deleted
-                            or _older(marker, state[1])
-                        ):
-                            counts.unchanged += not _older(marker, state[1])
-                            counts.stale += _older(marker, state[1])
-                            continue
-                        actions.append((i, "delete"))
-                        counts.deleted += 1
-                        state[2] = marker
-                        continue
-                    rk = records[i].get(rk_prop) if rk_prop else None
-                    if state[3] and (
-                        _older(rk, state[1]) or (state[2] is not None and _older(rk, state[2]))
-                    ):
-                        counts.stale += 1
-                        continue
-                    if (state[3] and state[0] == digest) or (key, digest) in window_live:
+                    rk = records[i].get(rk_prop) if rk_prop and marker is None else None
+                    verdict = _decide(state, digest, marker, rk)
+                    if key in seen and verdict in _WRITES:
+                        verdict = _replayed_version(seen[key], verdict, digest, marker, rk, state)
+                    if key in window and verdict in _WRITES:
+                        verdict = _replay(
+                            window[key], replayed, key, verdict, digest, state, stored
+                        )
+                        if verdict in _WRITES:
+                            verdict = _decide(state, digest, marker, rk)
+                    if verdict == "unchanged":
                         counts.unchanged += 1
-                        continue
-                    if state[3]:
-                        actions.append((i, "update"))
-                        counts.updated += 1
+                    elif verdict == "stale":
+                        counts.stale += 1
                     else:
-                        actions.append((i, "insert"))
-                        counts.inserted += 1
-                    state[0], state[1], state[2], state[3] = digest, rk, None, True
+                        actions.append((i, verdict))
+                        if verdict == "delete":
+                            counts.deleted += 1
+                            state[2] = marker
+                        else:
+                            if verdict == "insert":
+                                counts.inserted += 1
+                            else:
+                                counts.updated += 1
+                            state[0], state[1], state[2], state[3] = digest, rk, None, True
 
                 if actions:
                     self._write_actions(
@@ -1158,25 +1167,42 @@ class AuditStore:
                 found[int(row[0])] = (list(row[1:-1]), row[-1])
         return found
 
+    def _fetch_seen(
+        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    ) -> dict[t.Any, tuple[set[str], set[str]]]:
+        """Earlier versions of some keys: (live content hashes, deletion valid_from)."""
+        found: dict[t.Any, tuple[set[str], set[str]]] = {}
+        width = len(table._hist_key_columns)
+        for chunk in _chunks(keys):
+            params = [v for key in chunk for v in table.key_params(key)]
+            for row in conn.execute(table.seen_sql(len(chunk)), params):
+                key = row[0] if width == 1 else tuple(row[:width])
+                hashes, deletions = found.setdefault(key, (set(), set()))
+                if row[width + 1] == "delete":
+                    deletions.add(row[width + 2])
+                else:
+                    hashes.add(row[width])
+        return found
+
     def _fetch_window(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> tuple[set[tuple[t.Any, str]], set[t.Any]]:
-        """Versions written by the replay window's syncs: (key, hash) live, keys deleted."""
-        live: set[tuple[t.Any, str]] = set()
-        gone: set[t.Any] = set()
+    ) -> dict[t.Any, list[tuple[bool, str, t.Any, str]]]:
+        """Versions the replay window's syncs wrote, per key, in order.
+
+        Each is (is_delete, content_hash, replication key, valid_from).
+        """
+        found: dict[t.Any, list[tuple[bool, str, t.Any, str]]] = {}
         window = self.replay_window
         if not window or not keys:
-            return live, gone
+            return found
         width = len(table._hist_key_columns)
         for chunk in _chunks(keys):
             params = [*window, *(v for key in chunk for v in table.key_params(key))]
             for row in conn.execute(table.window_sql(len(chunk), len(window)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
-                if row[width + 1] == "delete":
-                    gone.add(key)
-                else:
-                    live.add((key, row[width]))
-        return live, gone
+                hash_, kind, rk, valid_from = row[width:]
+                found.setdefault(key, []).append((kind == "delete", hash_, rk, valid_from))
+        return found
 
     # -- errors -----------------------------------------------------------------------
 
@@ -1218,6 +1244,137 @@ def _why_unstorable(value: t.Any, exc: BaseException) -> str:
     if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
         return "holds a value larger than SQLite's maximum size"
     return f"holds a {type(value).__name__} value, which SQLite cannot store"
+
+
+_WRITES = frozenset({"insert", "update", "delete"})
+
+
+def _initial_state(found: tuple[t.Any, ...] | None) -> list[t.Any]:
+    """Decision state of a stored key: [hash, replication key, deleted marker, known]."""
+    if found is None:
+        return [None, None, None, False]
+    return [found[0], found[1], found[2], True]
+
+
+def _decide(state: list[t.Any], digest: str, marker: t.Any, rk: t.Any) -> str:
+    """What a record does to a key in ``state`` (see :meth:`AuditStore.apply_batch`)."""
+    if marker is not None:
+        if not state[3] or state[2] is not None:
+            return "unchanged"
+        return "stale" if _older(marker, state[1]) else "delete"
+    if not state[3]:
+        return "insert"
+    if _older(rk, state[1]) or (state[2] is not None and _older(rk, state[2])):
+        return "stale"
+    return "unchanged" if state[0] == digest else "update"
+
+
+def _suspicious(
+    keys: Sequence[t.Any],
+    hashes: Sequence[str],
+    deleted: Sequence[t.Any],
+    records: Sequence[Mapping[str, t.Any]],
+    rk_prop: str | None,
+    stored: Mapping[t.Any, tuple[t.Any, ...]],
+) -> list[t.Any]:
+    """Keys whose records may replay an older version (checked against the history).
+
+    A stored record that comes with other content but the same replication-key value
+    (or without one), or a deletion of a stored record without a replication key to
+    order it, cannot be told from a replay of an older version without the history.
+    """
+    found: dict[t.Any, None] = {}
+    for i, key in enumerate(keys):
+        state = stored.get(key)
+        if state is None:
+            continue
+        if deleted[i] is not None:
+            if state[1] is None and state[2] is None:
+                found[key] = None
+        elif hashes[i] != state[0]:
+            rk = records[i].get(rk_prop) if rk_prop else None
+            if (
+                rk is None
+                or state[1] is None
+                or rk == state[1]
+                or compare_replication_values(rk, state[1]) == 0
+            ):
+                found[key] = None
+    return list(found)
+
+
+def _replayed_version(
+    seen: tuple[set[str], set[str]],
+    verdict: str,
+    digest: str,
+    marker: t.Any,
+    rk: t.Any,
+    state: list[t.Any],
+) -> str:
+    """Treat a write that repeats an earlier version of the record as stale.
+
+    Replaying an input in which a record changed without its replication key changing
+    (formula fields) would otherwise flip it back and forth; an identical earlier
+    version with the same replication-key value means the record is a replay.
+
+    Returns:
+        ``"stale"`` for a replayed version, otherwise ``verdict``.
+    """
+    if verdict == "delete":
+        moment = parse_instant(marker)
+        return "stale" if moment and format_instant(moment) in seen[1] else verdict
+    same_time = (
+        rk is None or state[1] is None or (not _older(rk, state[1]) and not _older(state[1], rk))
+    )
+    return "stale" if same_time and digest in seen[0] else verdict
+
+
+def _replay(
+    writes: list[tuple[bool, str, t.Any, str]],
+    replayed: dict[t.Any, list[t.Any]],
+    key: t.Any,
+    verdict: str,
+    digest: str,
+    state: list[t.Any],
+    stored: dict[t.Any, tuple[t.Any, ...]],
+) -> str:
+    """Recognise a write that a failed or interrupted sync already made.
+
+    A rerun after a kill receives (part of) the same input again.  A write it would
+    make that matches one of the versions the earlier runs wrote for this key (in order,
+    from the last one matched) is a replay: it is skipped and the decision state follows
+    the earlier run's version, across batches, until the last of those versions is
+    matched (the database's own state).  On the first write that matches none of them
+    the input has diverged, and decisions continue from the database's state.
+
+    Args:
+        writes: The window's versions of this key: (is_delete, hash, rk, valid_from).
+        replayed: Per key, [versions matched so far, decision state or None] (updated).
+        key: The record's key.
+        verdict: The write the record would make (insert, update or delete).
+        digest: The record's content hash.
+        state: The key's decision state (updated in place).
+        stored: The database's state per key.
+
+    Returns:
+        ``"unchanged"`` for a replay, otherwise ``verdict`` (to be decided again).
+    """
+    progress = replayed.setdefault(key, [0, None])
+    start = progress[0]
+    deleting = verdict == "delete"
+    wanted = state[0] if deleting else digest
+    for j in range(start, len(writes)):
+        is_delete, hash_, rk, valid_from = writes[j]
+        if is_delete == deleting and hash_ == wanted:
+            state[:] = [hash_, rk, valid_from if is_delete else None, True]
+            done = j + 1 == len(writes)
+            progress[0], progress[1] = j + 1, (None if done else state)
+            return "unchanged"
+    if start < len(writes):
+        progress[0], progress[1] = len(writes), None
+        if start:
+            state[:] = _initial_state(stored.get(key))
+    return verdict
 
 
 def _older(value: t.Any, reference: t.Any) -> bool:

@@ -140,3 +140,136 @@ def fast_backoff(monkeypatch):
     monkeypatch.setattr(ZohoStream, "MAX_WAIT", 0.01)
     monkeypatch.setattr(ZohoOAuthAuthenticator, "REFRESH_BACKOFF_SECONDS", 0.001)
     monkeypatch.setattr(ZohoOAuthAuthenticator, "REFRESH_BACKOFF_MAX_SECONDS", 0.01)
+
+
+# ---- target-sqlite-audit fixtures (tests/test_target_*.py) -------------------------------
+# Self-contained on purpose (own imports, prefixed names) so that it cannot clash with the
+# sections above or below it.
+import contextlib as _audit_contextlib
+import io as _audit_io
+import json as _audit_json
+import os as _audit_os
+import sqlite3 as _audit_sqlite3
+import subprocess as _audit_subprocess
+import sys as _audit_sys
+from pathlib import Path as _AuditPath
+
+import pytest as _audit_pytest
+
+AUDIT_CLI = str(_AuditPath(_audit_sys.executable).parent / "target-sqlite-audit")
+
+
+class AuditRun:
+    """Outcome of one in-process run of the target."""
+
+    def __init__(self, stdout: str, stderr: str, error: BaseException | None) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.error = error
+        self.states = [_audit_json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+class AuditKit:
+    """Builds Singer messages, runs target-sqlite-audit and reads its database."""
+
+    def __init__(self, directory: _AuditPath) -> None:
+        self.directory = directory
+        self.database = directory / "audit.sqlite"
+        self.config: dict = {"database": str(self.database)}
+
+    # messages
+    @staticmethod
+    def schema(stream, properties, key=("id",), bookmarks=None, **extra) -> dict:
+        props = {
+            name: ({"type": ["null", spec]} if isinstance(spec, str) else spec)
+            for name, spec in properties.items()
+        }
+        message = {
+            "type": "SCHEMA",
+            "stream": stream,
+            "schema": {"type": "object", "properties": props},
+            "key_properties": list(key),
+        }
+        if bookmarks:
+            message["bookmark_properties"] = list(bookmarks)
+        message.update(extra)
+        return message
+
+    @staticmethod
+    def record(stream, record) -> dict:
+        return {"type": "RECORD", "stream": stream, "record": record}
+
+    @staticmethod
+    def state(value) -> dict:
+        return {"type": "STATE", "value": value}
+
+    @staticmethod
+    def lines(messages) -> bytes:
+        if isinstance(messages, bytes):
+            return messages
+        return "".join(
+            (m if isinstance(m, str) else _audit_json.dumps(m)) + "\n" for m in messages
+        ).encode()
+
+    # running
+    def run(self, messages, *, raises: bool = False, **config) -> AuditRun:
+        """Run the target in-process (like singer-sdk's test runner)."""
+        from target_sqlite_audit.target import TargetSqliteAudit
+
+        target = TargetSqliteAudit(config={**self.config, **config})
+        out, err = _audit_io.StringIO(), _audit_io.StringIO()
+        error = None
+        with _audit_contextlib.redirect_stdout(out), _audit_contextlib.redirect_stderr(err):
+            try:
+                target.process_lines(_audit_io.BytesIO(self.lines(messages)))
+                target.process_endofpipe()
+            except Exception as exc:  # noqa: BLE001
+                if raises:
+                    raise
+                error = exc
+        return AuditRun(out.getvalue(), err.getvalue(), error)
+
+    def cli(self, messages=b"", *args, config=None, timeout=60, env=None):
+        """Run the console script as a subprocess; returns CompletedProcess (bytes)."""
+        config_path = self.directory / "config.json"
+        config_path.write_text(_audit_json.dumps({**self.config, **(config or {})}))
+        argv = [AUDIT_CLI, *args] if args else [AUDIT_CLI, "--config", str(config_path)]
+        return _audit_subprocess.run(
+            argv,
+            input=self.lines(messages),
+            capture_output=True,
+            timeout=timeout,
+            env={**_audit_os.environ, **(env or {})},
+            check=False,
+        )
+
+    # reading
+    def connect(self, database=None) -> _audit_sqlite3.Connection:
+        conn = _audit_sqlite3.connect(str(database or self.database))
+        conn.row_factory = _audit_sqlite3.Row
+        return conn
+
+    def query(self, sql, params=(), database=None) -> list[dict]:
+        with _audit_contextlib.closing(self.connect(database)) as conn:
+            return [dict(row) for row in conn.execute(sql, params)]
+
+    def scalar(self, sql, params=(), database=None):
+        with _audit_contextlib.closing(self.connect(database)) as conn:
+            return conn.execute(sql, params).fetchone()[0]
+
+    def syncs(self, database=None) -> list[dict]:
+        return self.query("SELECT * FROM sync_log ORDER BY id", database=database)
+
+    def history(self, stream="leads", database=None) -> list[dict]:
+        return self.query(
+            f'SELECT * FROM "{stream}_history" ORDER BY history_id', database=database
+        )
+
+    def current(self, stream="leads", database=None) -> list[dict]:
+        return self.query(f'SELECT * FROM "{stream}" ORDER BY rowid', database=database)
+
+
+@_audit_pytest.fixture
+def audit(tmp_path) -> AuditKit:
+    """An :class:`AuditKit` writing to a fresh database in ``tmp_path``."""
+    return AuditKit(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -248,7 +249,7 @@ def test_duplicates_within_one_batch_are_applied_in_order(audit):
         ("delete", "B"),
         ("update", "C"),
     ]
-    for older, newer in zip(history, history[1:]):
+    for older, newer in itertools.pairwise(history):
         assert older["valid_to"] == newer["valid_from"]
     assert history[-1]["valid_to"] is None
     assert counts(audit, 1)["stale"] == 1

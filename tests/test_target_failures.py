@@ -113,7 +113,8 @@ BAD_INPUTS = [
     ("nan", ['{"type": "RECORD", "stream": "leads", "record": {"id": "3", "n": NaN}}'],
      "is not valid JSON", "leads"),
     ("state-without-value", ['{"type": "STATE"}'], "is not a valid Singer message", None),
-    ("activate-version-unknown-stream", ['{"type": "ACTIVATE_VERSION", "stream": "zz", "version": 1}'],
+    ("activate-version-unknown-stream",
+     ['{"type": "ACTIVATE_VERSION", "stream": "zz", "version": 1}'],
      "which has no SCHEMA yet", "zz"),
     ("batch-unknown-stream",
      ['{"type": "BATCH", "stream": "zz", "encoding": {"format": "jsonl"}, "manifest": []}'],
@@ -162,8 +163,10 @@ ACCEPTED = [
     ("crlf", [rec({"id": "3", "First_Name": "Cy"}) + "\r"]),
     ("huge-string", [rec({"id": "3", "First_Name": "x" * 3_000_000})]),
     ("nul-bytes", [rec({"id": "3", "First_Name": "a\x00b\x00"})]),
-    ("duplicate-keys-in-batch", [rec({"id": "3", "First_Name": "A"}), rec({"id": "3", "First_Name": "B"})]),
-    ("duplicate-json-keys", ['{"type": "RECORD", "stream": "leads", "record": {"id": "3", "id": "4"}}']),
+    ("duplicate-keys-in-batch",
+     [rec({"id": "3", "First_Name": "A"}), rec({"id": "3", "First_Name": "B"})]),
+    ("duplicate-json-keys",
+     ['{"type": "RECORD", "stream": "leads", "record": {"id": "3", "id": "4"}}']),
     ("property-not-in-schema", [rec({"id": "3", "Unknown": {"deep": [1]}})]),
     ("sql-in-values", [rec({"id": "3'; DROP TABLE leads; --", "First_Name": 'Robert"); --'})]),
     ("float-for-integer", [rec({"id": "3", "Lead_Age_Days": 2.0})]),
@@ -253,7 +256,7 @@ def test_two_concurrent_cli_writers(audit):
             pass
         time.sleep(0.05)
     second = audit.cli("\n".join(PREFIX).encode())
-    out, err = slow.communicate(b"", timeout=60)
+    _, err = slow.communicate(b"", timeout=60)
     assert slow.returncode == 0, err
     assert second.returncode == 1
     assert b"Another sync is writing" in second.stderr
