@@ -355,15 +355,26 @@ class ZohoModuleStream(ZohoStream):
     def validate_response(self, response: requests.Response) -> None:
         if self._server_time is None:
             # When this run's first call was answered, by Zoho's clock: where a first sync's
-            # deletion listing starts (deletions.py). It goes into the state at once, so a
-            # run killed before its deletion pass resumes from the same point.
+            # deletion listing starts (deletions.py).
             self._server_time = _response_time(response)
-            state = self._deletion_state
-            if state is not None and not state.get(DELETED_BOOKMARK):
-                state[DELETED_BOOKMARK] = deletions_start(
-                    state, records_bookmark=self._stored_bookmark, run_started=self._server_time
-                )
+        if self._deletion_state is not None:
+            self._note_deletion_start()
         super().validate_response(response)
+
+    def _note_deletion_start(self) -> None:
+        """Put where this run's deletion listing starts into the state, once it is known.
+
+        At once, not after the records: a run killed before its deletion pass then resumes
+        from the same point, instead of treating the next run as a first sync.
+        """
+        state, started = self._deletion_state, self._server_time
+        if state is None or started is None:
+            return
+        if not state.get(DELETED_BOOKMARK):
+            state[DELETED_BOOKMARK] = deletions_start(
+                state, records_bookmark=self._stored_bookmark, run_started=started
+            )
+        self._deletion_state = None
 
     @override
     def get_new_paginator(self) -> ZohoPaginator:

@@ -1,0 +1,118 @@
+"""Helpers of the tap's complete-data tests (tests/test_tap_complete_*.py).
+
+Kept out of conftest.py on purpose (several packages append to it); imported by name, since
+pytest puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import sqlite3
+import urllib.parse
+
+import requests
+
+STREAMS = {"leads": "Leads", "contacts": "Contacts", "deals": "Deals"}
+
+
+# ---- catalogs -------------------------------------------------------------------------------
+
+
+def entry(catalog, stream):
+    return next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
+
+
+def deselect(catalog, stream, *fields):
+    """A copy of the catalog with properties (``Owner.email`` for nested ones) deselected."""
+    catalog = copy.deepcopy(catalog)
+    crumbs = [[part for name in f.split(".") for part in ("properties", name)] for f in fields]
+    for item in entry(catalog, stream)["metadata"]:
+        if item["breadcrumb"] in crumbs:
+            item["metadata"]["selected"] = False
+    return catalog
+
+
+def only_streams(catalog, *streams):
+    """A copy of the catalog with only these streams selected."""
+    catalog = copy.deepcopy(catalog)
+    for item in catalog["streams"]:
+        for meta in item["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = item["tap_stream_id"] in streams
+    return catalog
+
+
+# ---- tap output -----------------------------------------------------------------------------
+
+
+def live_records(run, stream):
+    return [r for r in run.records(stream) if r.get("_sdc_deleted_at") is None]
+
+
+def deletion_records(run, stream):
+    return [r for r in run.records(stream) if r.get("_sdc_deleted_at") is not None]
+
+
+def stream_state(run, stream):
+    return run.state["bookmarks"][stream]
+
+
+# ---- the audit target, in-process ---------------------------------------------------------
+
+
+def load_into_audit(database, run, **config):
+    """Feed a tap run's messages to target-sqlite-audit (in-process) writing ``database``."""
+    from target_sqlite_audit.target import TargetSqliteAudit
+
+    lines = "".join(json.dumps(m) + "\n" for m in run.messages).encode()
+    target = TargetSqliteAudit(config={"database": str(database), **config})
+    with contextlib.redirect_stdout(io.StringIO()):
+        target.process_lines(io.BytesIO(lines))
+        target.process_endofpipe()
+
+
+def query(database, sql, params=()):
+    with contextlib.closing(sqlite3.connect(str(database))) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute(sql, params)]
+
+
+def last_sync_history(database, stream):
+    """History rows written by the newest sync of the audit database."""
+    return query(
+        database,
+        f'SELECT * FROM "{stream}_history" WHERE sync_id = (SELECT max(id) FROM sync_log) '
+        "ORDER BY history_id",
+    )
+
+
+# ---- requests the tap sent ------------------------------------------------------------------
+
+
+class RequestLog:
+    """Every HTTP request the tap sends (URL path, query, headers), in order."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict, dict]] = []
+
+    def install(self, monkeypatch):
+        original = requests.Session.send
+        log = self.requests
+
+        def send(session, request, **kwargs):
+            split = urllib.parse.urlsplit(request.url)
+            params = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+            log.append((split.path, params, dict(request.headers)))
+            return original(session, request, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "send", send)
+        return self
+
+    def to(self, path):
+        return [(params, headers) for p, params, headers in self.requests if p.endswith(path)]
+
+    def clear(self):
+        self.requests.clear()
