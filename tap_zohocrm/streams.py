@@ -24,6 +24,7 @@ from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant, to_header_value
+from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
 from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream
 from tap_zohocrm.deletions import (
@@ -494,6 +495,15 @@ class ZohoModuleStream(ZohoStream):
                 state, now=datetime.datetime.now(_UTC), stream_name=self.name, logger=self.logger
             )
         calls_before, credits_before = self.api_calls, self.api_credits
+        backfill = BulkBackfill.plan(self, context)
+        if backfill is not None:
+            # First sync of a large module: export it with Bulk Read, then continue over REST
+            # from the export's snapshot on (bulk.py); REST from the start if it failed.
+            self._tracker = backfill.tracker
+            yield from backfill.records()
+            self._tracker = tracker = backfill.rest_tracker()
+            self._query_since = tracker.start_value
+            self._server_time = self._server_time or backfill.started_at
 
         yield from self.request_records(context)
         if self._wide is not None:

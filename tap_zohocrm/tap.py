@@ -18,7 +18,7 @@ from singer_sdk import typing as th
 from singer_sdk.io_base import SingerWriter
 from typing_extensions import override
 
-from tap_zohocrm import hosts
+from tap_zohocrm import bulk, hosts
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
@@ -230,6 +230,36 @@ class TapZohoCRM(Tap):
                 "Read every record of the modules that have formula fields on each run, since "
                 "Zoho changes formula values without changing Modified_Time; costs "
                 "ceil(records / 200) API calls per such module per run."
+            ),
+        ),
+        th.Property(
+            "backfill_method",
+            th.StringType,
+            default=bulk.DEFAULT_BACKFILL_METHOD,
+            allowed_values=list(bulk.BACKFILL_METHODS),
+            title="Backfill Method",
+            description=(
+                "How a stream without a bookmark reads its module: rest (Get Records, 1 credit "
+                "per 200 records), bulk (a Bulk Read export, about 50 credits per 200,000 "
+                "records, then REST from its snapshot on) or auto (bulk when one record count "
+                "says the module holds more than bulk_threshold records)."
+            ),
+        ),
+        th.Property(
+            "bulk_threshold",
+            th.IntegerType(minimum=0),
+            default=bulk.DEFAULT_BULK_THRESHOLD,
+            title="Bulk Threshold",
+            description="Records above which backfill_method auto uses Bulk Read.",
+        ),
+        th.Property(
+            "bulk_max_wait_seconds",
+            th.NumberType(minimum=0),
+            default=bulk.DEFAULT_BULK_MAX_WAIT_SECONDS,
+            title="Bulk Max Wait Seconds",
+            description=(
+                "Longest wait for one Bulk Read job to complete; then the stream falls back to "
+                "Get Records with a warning."
             ),
         ),
     ).to_dict()

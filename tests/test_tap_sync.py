@@ -195,7 +195,10 @@ def test_api_economy_initial_no_change_and_incremental(
     assert record_calls(emu) == {s: math.ceil(n / 200) for s, n in sizes.items()}
     # Plus one deleted-records call per stream (include_deleted is on by default).
     assert all(stats["calls"][f"deleted:{module}"] == 1 for module in STREAMS.values())
-    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3
+    # And one record count per stream: backfill_method auto sizes each module once on a
+    # first sync (all below bulk_threshold here, so REST).
+    assert all(stats["calls"][f"count:{module}"] == 1 for module in STREAMS.values())
+    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3 + 3
     done = [r.getMessage() for r in caplog.records if "done:" in r.getMessage()]
     assert len(done) == 3
     assert any(
