@@ -35,6 +35,9 @@ class ReaderListener(t.Protocol):
     def on_input_start(self) -> None:
         """Called once before the first line is read."""
 
+    def on_input_end(self) -> None:
+        """Called once after the last line."""
+
     def on_input_error(
         self, exc: BaseException, line_number: int, raw: bytes | str | None
     ) -> BaseException:
@@ -140,6 +143,10 @@ class AuditReader(GenericSingerReader[str]):
                     raise InputError(self._type_error(message, kind))
                 callback(message)
                 stats[kind] += 1
+            if listener is not None:
+                # A stop signal that arrives together with the end of the input runs its
+                # handler at the next call: make that happen inside this `try`.
+                listener.on_input_end()
         except BaseException as exc:
             if listener is None:
                 raise

@@ -138,6 +138,7 @@ class TargetSqliteAudit(Target):
         self._started = time.monotonic()
         self._routes: dict[object, list[tuple[AuditSink, t.Any]]] = {}
         self._gc_thresholds: tuple[int, int, int] | None = None
+        self._last_emitted_state: dict | None = None
         self._max_age_seconds = self._MAX_RECORD_AGE_IN_MINUTES * 60
         super().__init__(
             config=config,
@@ -235,6 +236,9 @@ class TargetSqliteAudit(Target):
             self._gc_thresholds = gc.get_threshold()
             gc.set_threshold(max(self._gc_thresholds[0], _GC_THRESHOLD), *self._gc_thresholds[1:])
         _ = self.store
+
+    def on_input_end(self) -> None:
+        """Nothing to do at the end of the input (drained in ``process_endofpipe``)."""
 
     def on_input_error(
         self, exc: BaseException, line_number: int, raw: bytes | str | None
@@ -413,9 +417,12 @@ class TargetSqliteAudit(Target):
         Args:
             state: The latest STATE value.
         """
+        if state == self._last_emitted_state:  # drained again, nothing new to report
+            return
         with self._signals_deferred():
             self.store.checkpoint(state)
             super()._write_state_message(state)
+            self._last_emitted_state = copy.deepcopy(state)
 
     @override
     def process_endofpipe(self) -> None:
