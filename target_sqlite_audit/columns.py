@@ -50,8 +50,8 @@ class Column:
 def json_types(schema: t.Any) -> set[str]:
     """Collect the JSON types a property schema allows (``null`` excluded).
 
-    ``anyOf``/``oneOf`` alternatives are merged; a schema without type information
-    yields an empty set (any type).
+    ``anyOf``/``oneOf`` alternatives are merged; a schema (or alternative) without type
+    information yields an empty set (any type).
 
     Args:
         schema: The property's JSON schema.
@@ -59,8 +59,17 @@ def json_types(schema: t.Any) -> set[str]:
     Returns:
         The set of allowed non-null type names.
     """
-    if not isinstance(schema, dict):
+    types = _raw_types(schema)
+    if types is None:
         return set()
+    types.discard("null")
+    return types
+
+
+def _raw_types(schema: t.Any) -> set[str] | None:
+    """Allowed types including ``null``; None when anything is allowed."""
+    if not isinstance(schema, dict):
+        return None
     declared = schema.get("type")
     types: set[str] = set()
     if isinstance(declared, str):
@@ -71,13 +80,16 @@ def json_types(schema: t.Any) -> set[str]:
         options = schema.get(combinator)
         if isinstance(options, list):
             for option in options:
-                option_types = json_types(option)
-                if not option_types:
-                    return set()
+                option_types = _raw_types(option)
+                if option_types is None:
+                    return None
                 types |= option_types
-    if not declared and "properties" in schema:
-        types.add("object")
-    types.discard("null")
+    if not types:
+        if "properties" in schema:
+            return {"object"}
+        if "items" in schema:
+            return {"array"}
+        return None
     return types
 
 

@@ -1,0 +1,111 @@
+"""Small pure functions of the target: naming, instants, column kinds, store helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from target_sqlite_audit.columns import column_kind, compatible
+from target_sqlite_audit.instants import compare_replication_values, format_instant, parse_instant
+from target_sqlite_audit.naming import assign_column_names, quote_ident, snake_case, table_name_for
+
+
+@pytest.mark.parametrize(
+    ("name", "column"),
+    [
+        ("First_Name", "first_name"),
+        ("Modified_Time", "modified_time"),
+        ("clientName", "client_name"),
+        ("HTTPServer", "http_server"),
+        ("CreatedById", "created_by_id"),
+        ("agent:os:version", "agent_os_version"),
+        ("_sdc_extracted_at", "_sdc_extracted_at"),
+        ("owner__id", "owner__id"),
+        ("name with spaces", "name_with_spaces"),
+        ("x;DROP TABLE y;--", "x_drop_table_y"),
+        ("名前", "名前"),
+        ("Ünïcode", "ünïcode"),
+        ("😀", "column"),
+        ("1st", "1st"),
+    ],
+)
+def test_snake_case(name, column):
+    assert snake_case(name) == column
+
+
+def test_quote_ident_doubles_quotes():
+    assert quote_ident('a"b') == '"a""b"'
+    assert quote_ident("") == '""'
+
+
+def test_collisions_do_not_depend_on_schema_order():
+    props = ["firstName", "First_Name", "first_name", "FIRST NAME"]
+    first = assign_column_names(props, set())
+    second = assign_column_names(list(reversed(props)), set())
+    assert first == second
+    assert first["first_name"] == "first_name"
+    # existing names are never taken
+    assert assign_column_names(["id"], {"id"}) == {"id": "id_2"}
+
+
+def test_table_names():
+    assert table_name_for("leads") == "leads"
+    assert table_name_for("Leads Stream") == "Leads Stream"
+    assert table_name_for("sqlite_stat1") == "stream_sqlite_stat1"
+    assert table_name_for("a\x00b") == "a_b"
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "expected"),
+    [
+        ("2024-11-03T01:30:00-07:00", "2024-11-03T01:10:00-08:00", -1),  # DST: earlier
+        ("2024-11-03T01:10:00-08:00", "2024-11-03T01:30:00-07:00", 1),
+        ("2024-11-03T08:30:00Z", "2024-11-03T01:30:00-07:00", 0),
+        ("2024-11-03T08:30:00.000+00:00", "2024-11-03T08:30:00Z", 0),
+        ("2024-01-02", "2024-01-01T23:00:00Z", 1),
+        (5, 3, 1),
+        (2.5, 3, -1),
+        ("not a date", "2024-01-01", None),
+        (None, "2024-01-01", None),
+    ],
+)
+def test_compare_replication_values(new, old, expected):
+    assert compare_replication_values(new, old) == expected
+
+
+def test_instants_are_fixed_width_utc():
+    assert format_instant(parse_instant("2024-11-03T01:30:00-07:00")) == "2024-11-03T08:30:00.000Z"
+    assert (
+        format_instant(parse_instant("2024-11-03T01:30:00.123456Z")) == "2024-11-03T01:30:00.123Z"
+    )
+    assert parse_instant("2024-11-03T01:30:00").tzinfo is not None  # naive means UTC
+    assert parse_instant("yesterday") is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "kind"),
+    [
+        ({"type": "string"}, "text"),
+        ({"type": ["null", "string"], "format": "date-time"}, "text"),
+        ({"type": ["integer", "null"]}, "integer"),
+        ({"type": ["number", "integer"]}, "number"),
+        ({"type": "boolean"}, "boolean"),
+        ({"type": "object"}, "json"),
+        ({"type": ["array", "null"]}, "json"),
+        ({"properties": {}}, "json"),
+        ({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}, "text"),
+        ({"type": ["string", "integer"]}, "any"),
+        ({}, "any"),
+    ],
+)
+def test_column_kinds(schema, kind):
+    assert column_kind(schema) == kind
+
+
+def test_type_compatibility():
+    assert compatible("BIGINT", "number")
+    assert compatible("REAL", "integer")
+    assert compatible("TEXT", "json")
+    assert compatible("", "text")
+    assert not compatible("BIGINT", "text")
+    assert not compatible("TEXT", "integer")
+    assert not compatible("TEXT", "any")
