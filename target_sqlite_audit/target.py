@@ -48,12 +48,7 @@ _GC_THRESHOLD = 100_000
 
 
 class TargetSqliteAudit(Target):
-    """Singer target that keeps current state, full history and a sync log in SQLite.
-
-    Works with any Singer tap.  Every record is compared with the stored version by
-    content hash: unchanged records write nothing, changes write a history row and the
-    new current row in the same transaction, and every run is logged in ``sync_log``.
-    """
+    """Singer target keeping current state, full history and a sync log in one SQLite file."""
 
     name = "target-sqlite-audit"
     #: The distribution that ships this target (for ``--version`` and ``--about``).
