@@ -1070,7 +1070,9 @@ class AuditStore:
             if action == "delete":
                 assert current is not None
                 moment = parse_instant(deleted[i])
-                valid_from = max(format_instant(moment) if moment else captured, current[3])
+                valid_from = _starts(
+                    format_instant(moment) if moment else captured, current[3], captured
+                )
                 self._close(current, valid_from, closes)
                 history = [next_id, *current[0], current[1], "delete", captured, sync_id,
                            "[]", valid_from, None]  # fmt: skip
@@ -1088,7 +1090,7 @@ class AuditStore:
                 valid_from = format_instant(moment) if moment else captured
                 changed: str | None = None
                 if current is not None:
-                    valid_from = max(valid_from, current[3])
+                    valid_from = _starts(valid_from, current[3], captured)
                     self._close(current, valid_from, closes)
                     changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
                 digest = hashes[i]
@@ -1375,6 +1377,17 @@ def _replay(
         if start:
             state[:] = _initial_state(stored.get(key))
     return verdict
+
+
+def _starts(candidate: str, previous: str, captured: str) -> str:
+    """Choose ``valid_from`` for a new version.
+
+    Its source instant if that moved past the previous version's start, else the capture
+    time (formula updates keep ``Modified_Time``), never before the previous version's start.
+    """
+    if candidate > previous:
+        return candidate
+    return max(captured, previous)
 
 
 def _older(value: t.Any, reference: t.Any) -> bool:

@@ -142,7 +142,8 @@ def test_formula_update_with_same_modified_time(audit):
     history = audit.history()
     assert json.loads(history[1]["changed_fields"]) == ["lead_age_days"]
     # same source instant: the new version's validity starts at capture time instead
-    assert history[1]["valid_from"] >= history[0]["valid_from"]
+    assert history[0]["valid_from"] == "2024-03-01T08:00:00.000Z"
+    assert history[1]["valid_from"] == history[1]["captured_at"]
     assert history[0]["valid_to"] == history[1]["valid_from"]
     # the same instant with the same content is unchanged
     audit.run([lead_schema(audit), lead(audit, "1", "Ann", same, age=4)])
