@@ -97,6 +97,10 @@ def test_meltano_run_twice_reads_only_changes(tmp_path: Path, meltano_env: dict[
     assert calls.get("records:Leads") == 1
     assert calls.get("records:Contacts") == 1
     assert calls.get("records:Deals") == 1
+    # Deletions are read after the records, from where the first run left off: one call
+    # per stream (the Leads one lists the one deletion, the others are empty).
+    for module in STREAMS.values():
+        assert calls.get(f"deleted:{module}") == 1
 
     with sqlite3.connect(database) as conn:
         history = conn.execute(
