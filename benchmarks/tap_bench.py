@@ -44,6 +44,8 @@ class TapResults:
     seconds: dict[str, list[float]] = field(default_factory=dict)
     startup: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, list[int]] = field(default_factory=dict)
+    #: who -> CPU seconds (user + system) of each repetition.
+    cpu: dict[str, list[float]] = field(default_factory=dict)
     #: scenario -> {"calls": {...}, "credits": n, "minimum": n, "records": {...}}.
     economy: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: who -> {"seconds": [...], "requests": n, "latency_ms": n}.
@@ -150,6 +152,7 @@ def throughput(
     """Tap and baseline, interleaved, over the same leads."""
     for who in ("baseline", "tap"):
         results.seconds[who], results.startup[who], results.rss[who] = [], [], []
+        results.cpu[who] = []
     # Warm-up: the emulator caches query results; both start from the same footing.
     _timed(_baseline_cmd(emu.url, fields), "tap-baseline-warmup")
     for rep in range(reps):
@@ -169,6 +172,7 @@ def throughput(
             results.seconds[who].append(result.seconds)
             results.startup[who].append(result.first_output or 0.0)
             results.rss[who].append(result.max_rss)
+            results.cpu[who].append(result.cpu)
 
 
 def economy(

@@ -68,6 +68,8 @@ class TargetResults:
     reps: int
     #: loader key -> scenario -> seconds of each repetition.
     seconds: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: loader key -> scenario -> CPU seconds (user + system) of each repetition.
+    cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     #: loader key -> scenario -> peak RSS of each repetition.
     rss: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     #: loader key -> start-up seconds (SCHEMA and STATE only).
@@ -146,12 +148,13 @@ def measure_startup(loaders: list[Loader], reps: int, work: Path) -> dict[str, l
     """Seconds each loader takes for a SCHEMA and a STATE alone (interpreter, imports, DDL)."""
     source = _startup_file()
     times: dict[str, list[float]] = {loader.key: [] for loader in loaders}
-    for rep in range(reps):
+    for rep in range(-1, reps):  # -1: untimed warm-up (fills the bytecode cache)
         for loader in loaders:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             result = _run(loader, work / "startup.sqlite", work, source, f"startup-{rep}")
-            times[loader.key].append(result.seconds)
+            if rep >= 0:
+                times[loader.key].append(result.seconds)
     shutil.rmtree(work, ignore_errors=True)
     return times
 
@@ -189,6 +192,7 @@ def run(
             results.labels[loader.key] = loader.label
             results.seconds[loader.key] = {s: [] for s, _ in SCENARIOS}
             results.rss[loader.key] = {s: [] for s, _ in SCENARIOS}
+            results.cpu[loader.key] = {s: [] for s, _ in SCENARIOS}
         results.startup = measure_startup(loaders, reps, work / "startup")
         for rep in range(reps):
             for loader in loaders:
@@ -197,6 +201,7 @@ def run(
                 for scenario, result in seq.items():
                     results.seconds[loader.key][scenario].append(result.seconds)
                     results.rss[loader.key][scenario].append(result.max_rss)
+                    results.cpu[loader.key][scenario].append(result.cpu)
         if with_peers:
             run_peers(results, peer_records, peer_reps, work)
         for n in memory_sizes:
