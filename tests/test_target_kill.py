@@ -171,6 +171,37 @@ def test_sigkill_and_rerun_equals_an_uninterrupted_run(tmp_path):
     assert snapshot(audit) == expected
 
 
+def test_sigkill_then_resume_from_a_committed_state(tmp_path):
+    """The tap resumes from the last STATE covered by committed records, not from scratch."""
+    lines = build_input(seed=11, leads=800)
+    reference = AuditKit(tmp_path / "reference")
+    reference.directory.mkdir()
+    assert reference.run("\n".join(lines).encode(), batch_size_rows=61).error is None
+
+    audit = AuditKit(tmp_path / "killed")
+    audit.directory.mkdir()
+    config = {**audit.config, "batch_size_rows": 61}
+    assert run_and_kill(audit, lines, 1200, config, seed=3) == -signal.SIGKILL
+    committed = audit.syncs()[0]["records_fetched"]
+    assert committed > 0
+    # the last STATE line whose records are all committed
+    seen = 0
+    resume = 1
+    for index, line in enumerate(lines):
+        kind = json.loads(line)["type"]
+        if kind == "RECORD":
+            seen += 1
+            if seen > committed:
+                break
+        elif kind == "STATE":
+            resume = index + 1
+    rerun = [lines[0], *lines[resume:]]
+    result = audit.cli("\n".join(rerun).encode(), config={"batch_size_rows": 61}, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert [row["status"] for row in audit.syncs()] == ["interrupted", "completed"]
+    assert snapshot(audit) == snapshot(reference)
+
+
 def test_interrupted_run_is_marked_by_the_next_one(audit):
     lines = build_input(leads=300)
     code = run_and_kill(audit, lines, 250, {**audit.config, "batch_size_rows": 20})
