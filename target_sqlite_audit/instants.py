@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pendulum
-
 _UTC = timezone.utc
 
 
@@ -54,8 +52,10 @@ def parse_instant(value: object) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        import pendulum
+
         try:
-            parsed = pendulum.parse(value, strict=False)
+            parsed = pendulum.parse(value, strict=True)
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             return None
         if not isinstance(parsed, datetime):
