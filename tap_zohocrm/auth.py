@@ -19,6 +19,7 @@ Secrets (client secret, refresh token, access token) travel only in the POST for
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import typing as t
@@ -30,13 +31,28 @@ from typing_extensions import override
 from tap_zohocrm import hosts
 from tap_zohocrm.errors import ZohoAuthError
 
-__all__ = ["ZohoOAuthAuthenticator"]
+__all__ = ["BACKOFF_SCALE_ENV", "ZohoOAuthAuthenticator", "backoff_scale"]
 
 TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
 AUTH_SCHEME = "Zoho-oauthtoken"
 
 #: Access tokens live one hour; this is only used when the response names no lifetime.
 DEFAULT_TOKEN_LIFETIME = 3600
+
+#: Test-only environment variable: a factor applied to every retry wait (API calls and token
+#: refreshes), so that fault-injection tests of the real command run in seconds. Unset, empty,
+#: negative or not a number means 1 (the documented waits).
+BACKOFF_SCALE_ENV = "TAP_ZOHOCRM_BACKOFF_SCALE"
+
+
+def backoff_scale() -> float:
+    """The factor from :data:`BACKOFF_SCALE_ENV` applied to retry waits (1.0 unless set)."""
+    raw = os.environ.get(BACKOFF_SCALE_ENV, "").strip()
+    try:
+        scale = float(raw) if raw else 1.0
+    except ValueError:
+        return 1.0
+    return scale if scale >= 0 else 1.0
 
 
 class ZohoOAuthAuthenticator(OAuthAuthenticator):
@@ -273,7 +289,7 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         )
         # "Equal jitter": at least half the exponential value, so retries spread out but
         # still back off.
-        time.sleep(base / 2 + random.uniform(0, base / 2))
+        time.sleep((base / 2 + random.uniform(0, base / 2)) * backoff_scale())
 
     def _refusal_sentence(self, status: int, error: t.Any, description: str) -> str:
         where = f"Zoho's accounts server {self.accounts_url}"

@@ -17,7 +17,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
-from tap_zohocrm.auth import ZohoOAuthAuthenticator
+from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 
@@ -357,6 +357,7 @@ class ZohoStream(RESTStream[ZohoPage]):
         """
         exception = yield 0.0  # primed by the backoff library
         retry = 0
+        scale = backoff_scale()  # 1.0 except in tests (TAP_ZOHOCRM_BACKOFF_SCALE)
         while True:
             if isinstance(exception, _TokenRejected):
                 wait = 0.0
@@ -367,7 +368,7 @@ class ZohoStream(RESTStream[ZohoPage]):
                 retry_after = _retry_after_seconds(exception)
                 if retry_after is not None:
                     wait = min(self.MAX_WAIT, retry_after) + random.uniform(0, 0.1)
-            exception = yield wait
+            exception = yield wait * scale
 
     @override
     def backoff_max_tries(self) -> int:
