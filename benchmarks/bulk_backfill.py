@@ -153,7 +153,6 @@ def compare(
         str(latency_ms),
     ]
     tap = str(VENV_BIN / "tap-zohocrm")
-    outputs: dict[str, tuple[dict[str, str], str | None]] = {}
     with (
         EmulatorProcess(*args, log_name="bulk-emulator") as emu,
         tempfile.TemporaryDirectory(prefix="bulk-backfill-") as tmp,
@@ -185,17 +184,23 @@ def compare(
                 msg = f"tap-zohocrm ({method}) failed:\n{proc.stderr_tail()}"
                 raise RuntimeError(msg)
             stats = emu.stats()
-            records, bookmark = _records_and_bookmark(out_path)
-            outputs[method] = (records, bookmark)
             result.runs[method] = BackfillRun(
                 method=method,
                 seconds=proc.seconds,
-                records=len(records),
+                records=0,
                 credits=int(stats["credits"]),
                 calls=dict(stats["calls"]),
                 max_rss=proc.max_rss,
-                bookmark=bookmark,
+                bookmark=None,
             )
+        # Outputs are read only after both runs: a child's peak RSS counts the parent's
+        # memory at fork time on Linux, so holding the first run's records would inflate it.
+        outputs = {
+            method: _records_and_bookmark(folder / f"{method}.jsonl") for method in result.runs
+        }
+        for method, (records, bookmark) in outputs.items():
+            result.runs[method].records = len(records)
+            result.runs[method].bookmark = bookmark
     result.identical_records = outputs["rest"][0] == outputs["bulk"][0]
     result.identical_bookmark = outputs["rest"][1] == outputs["bulk"][1]
     return result
