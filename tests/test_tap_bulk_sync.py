@@ -311,3 +311,21 @@ def test_missing_bulk_scope_falls_back_to_rest(tap_emulator, tap_config, run_tap
         run = run_tap(tap_config(emu, backfill_method="bulk"))
     assert any("ZohoCRM.bulk.READ" in r.getMessage() for r in caplog.records)
     assert len(run.records("leads")) == 50
+
+
+def test_a_module_wider_than_50_fields_exports_whole_and_equals_rest(
+    tap_emulator, tap_config, run_tap, discover_catalog
+):
+    # REST reads Projects' 64 fields in chunks of 50; one Bulk Read job asks for all of them.
+    emu = tap_emulator(seed=61, sizes={"Projects": 230}, bulk_job_seconds=0.05)
+    settings = {"modules": ["Projects"]}
+    catalog = only_streams(discover_catalog(tap_config(emu, **settings)), "projects")
+    rest = run_tap(tap_config(emu, backfill_method="rest", **settings), catalog=catalog)
+    emu.reset_stats()
+    bulk = run_tap(tap_config(emu, backfill_method="bulk", **settings), catalog=catalog)
+    assert emu.stats()["calls"]["bulk_read_create"] == 1
+    records = bulk.records("projects")
+    assert len(records) == 230
+    assert len(records[0]) == 66  # id, 64 fields, _sdc_deleted_at
+    assert by_id(records) == by_id(rest.records("projects"))
+    assert bookmark(bulk, "projects") == bookmark(rest, "projects")
