@@ -39,6 +39,7 @@ import time
 import typing as t
 import weakref
 import zipfile
+import zlib
 from http import HTTPStatus
 
 import requests
@@ -846,13 +847,20 @@ class RecordPlan:
                 io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
             ):
                 rows = csv.reader(text)
-                header = next(rows, None)
-                if header is None:
-                    return
-                convert = self.converter(header)
-                for row in rows:
-                    if row:
-                        yield convert(row)
+                try:
+                    header = next(rows, None)
+                    if header is None:
+                        return
+                    convert = self.converter(header)
+                    for row in rows:
+                        if row:
+                            yield convert(row)
+                except (csv.Error, zlib.error, EOFError, ValueError) as ex:
+                    # A corrupt zip member, a malformed CSV or a value that does not fit its
+                    # type (ValueError covers UnicodeDecodeError): not worth a traceback.
+                    reason = " ".join(f"{type(ex).__name__}: {ex}".split())
+                    msg = f"Zoho CRM's Bulk Read export could not be read ({reason})."
+                    raise BulkReadError(msg) from None
 
 
 # -- one export --------------------------------------------------------------------------------

@@ -371,3 +371,20 @@ def test_an_export_without_an_asked_column_is_an_error():
     with pytest.raises(BulkReadError) as excinfo:
         plan.converter(["Id"])
     assert "Email" in excinfo.value.sentence
+
+
+def test_an_unreadable_export_is_one_sentence():
+    properties = {"id": {"type": ["string"]}, "Count": {"type": ["integer", "null"]}}
+    plan = RecordPlan(list(properties), properties, [])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("1.csv", "Id,Count\n1,7\n2,seven\n")
+    buffer.seek(0)
+    records = plan.records(buffer)
+    assert next(records) == {"id": "1", "Count": 7}
+    with pytest.raises(BulkReadError) as excinfo:
+        next(records)
+    assert "could not be read" in excinfo.value.sentence
+    assert "\n" not in excinfo.value.sentence
+    with pytest.raises(BulkReadError):
+        list(plan.records(io.BytesIO(b"not a zip")))
