@@ -45,7 +45,7 @@ _SDC_DROPPED = (
 class AuditSink(BatchSink):
     """Collects one stream's records into batches applied by the audit store."""
 
-    MAX_SIZE_DEFAULT = 10000
+    MAX_SIZE_DEFAULT = 5000
 
     def __init__(
         self,

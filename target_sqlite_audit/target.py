@@ -43,7 +43,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
 DEFAULT_DATABASE = "output/audit.sqlite"
-DEFAULT_BATCH_SIZE = 10000
+DEFAULT_BATCH_SIZE = 5000
 _GC_THRESHOLD = 100_000
 
 
