@@ -317,8 +317,11 @@ class StreamTable:
         values = []
         for prop, text in zip(self.key_properties, self.text_key, strict=True):
             value = record.get(prop)
-            if text and type(value) is int:
+            kind = type(value)
+            if text and kind is int:
                 value = str(value)
+            elif kind is dict or kind is list:  # stored (and compared) as canonical JSON
+                value = orjson.dumps(value, option=_SORT).decode()
             values.append(value)
         return values[0] if len(values) == 1 else tuple(values)
 

@@ -455,3 +455,15 @@ def test_validation_setting(audit, validate):
     else:
         assert run.error is None
         assert audit.query("SELECT n FROM t") == [{"n": "x"}]
+
+
+def test_object_keys_are_compared_as_canonical_json(audit):
+    props = {"k": {"type": "object"}, "v": "string"}
+    messages = [
+        audit.schema("obj", props, key=("k",)),
+        audit.record("obj", {"k": {"a": 1, "b": 2}, "v": "x"}),
+        audit.record("obj", {"k": {"b": 2, "a": 1}, "v": "y"}),
+    ]
+    assert audit.run(messages).error is None
+    assert audit.query("SELECT k, v FROM obj") == [{"k": '{"a":1,"b":2}', "v": "y"}]
+    assert [row["change_type"] for row in audit.history("obj")] == ["insert", "update"]
