@@ -20,7 +20,8 @@ from typing_extensions import override
 
 from tap_zohocrm import bulk, hosts
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
-from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError
+from tap_zohocrm.bookmarks import parse_instant
+from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
 from tap_zohocrm.streams import (
@@ -271,6 +272,28 @@ class TapZohoCRM(Tap):
         self._metadata_credits: collections.Counter[str] = collections.Counter()
         self._fields_reader: FieldsMetadataStream | None = None
         super().__init__(*args, **kwargs)
+        self._check_start_date()
+
+    def _check_start_date(self) -> None:
+        """Refuse a ``start_date`` that is not an ISO-8601 date or datetime, in one sentence.
+
+        The settings schema says ``date-time``, but JSON Schema formats are not enforced, so a
+        value such as ``yesterday`` would otherwise fail with a stack trace mid-sync.
+
+        Raises:
+            ZohoConfigError: The value cannot be parsed.
+        """
+        value = self.config.get("start_date")
+        if value is None or value == "":
+            return
+        try:
+            parse_instant(str(value))
+        except (TypeError, ValueError) as ex:
+            msg = (
+                f"The start_date setting {str(value)!r} is not an ISO-8601 date or datetime "
+                f"({ex}); use e.g. 2024-01-01 or 2024-01-01T00:00:00+00:00."
+            )
+            raise ZohoConfigError(msg) from None
 
     # -- connection --------------------------------------------------------------------
 
