@@ -22,12 +22,10 @@ over batches of plain records.  Design points:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sqlite3
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import orjson
@@ -38,11 +36,18 @@ from target_sqlite_audit.columns import (
     Column,
     column_kind,
     compatible,
-    may_hold_containers,
+)
+from target_sqlite_audit.decisions import (
+    WRITES,
+    decide,
+    initial_state,
+    replay,
+    replayed_version,
+    starts,
+    suspicious,
 )
 from target_sqlite_audit.errors import InputError, SchemaChangeError, StorageError
 from target_sqlite_audit.instants import (
-    compare_replication_values,
     format_instant,
     parse_instant,
     utc_now_text,
@@ -53,27 +58,16 @@ from target_sqlite_audit.naming import (
     quote_ident,
     table_name_for,
 )
+from target_sqlite_audit.tables import (
+    CURRENT_BOOKKEEPING,
+    HISTORY_BOOKKEEPING,
+    BatchCounts,
+    StreamTable,
+    Unstorable,
+    chunks,
+    line_span,
+)
 
-#: Bookkeeping columns of a current table, in table order.
-CURRENT_BOOKKEEPING = (
-    "_first_seen_at",
-    "_last_changed_at",
-    "_deleted_at",
-    "_content_hash",
-    "_sync_id",
-    "_history_id",
-)
-#: Bookkeeping columns of a history table (``history_id`` comes first, the rest last).
-HISTORY_BOOKKEEPING = (
-    "history_id",
-    "content_hash",
-    "change_type",
-    "captured_at",
-    "sync_id",
-    "changed_fields",
-    "valid_from",
-    "valid_to",
-)
 RESERVED_COLUMNS = frozenset(name.lower() for name in CURRENT_BOOKKEEPING + HISTORY_BOOKKEEPING)
 RESERVED_TABLES = frozenset(
     {"sync_log", "sync_log_streams", "_audit_meta", "_audit_streams", "_audit_columns"}
@@ -83,10 +77,6 @@ DELETED_MARKER = "_sdc_deleted_at"
 SCHEMA_VERSION = "1"
 SYNC_STATUSES = ("running", "completed", "failed", "interrupted")
 
-_CHUNK = 500
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
-_SORT = orjson.OPT_SORT_KEYS
 _BINDING_ERRORS = (
     sqlite3.InterfaceError,
     sqlite3.ProgrammingError,
@@ -148,316 +138,6 @@ _META_DDL = (
         PRIMARY KEY (sync_id, stream)
     )""",
 )
-
-
-@dataclass
-class BatchCounts:
-    """Record counts of a batch, a stream or a whole sync."""
-
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    stale: int = 0
-
-    def add(self, other: BatchCounts) -> None:
-        """Add another set of counts to this one.
-
-        Args:
-            other: The counts to add.
-        """
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
-
-    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
-        """Return the counts in sync-log column order."""
-        return (
-            self.fetched,
-            self.inserted,
-            self.updated,
-            self.unchanged,
-            self.deleted,
-            self.stale,
-        )
-
-
-class _Unstorable(Exception):
-    """A value that SQLite cannot hold (raised inside a batch, reported with its line)."""
-
-    def __init__(self, prop: str, why: str) -> None:
-        super().__init__(why)
-        self.prop = prop
-        self.why = why
-
-
-class StreamTable:
-    """A stream's tables, columns and the SQL statements that write them.
-
-    Built by :meth:`AuditStore.register_stream`; immutable afterwards (a schema change
-    builds a new one).
-    """
-
-    def __init__(
-        self,
-        *,
-        stream_id: int,
-        stream: str,
-        table: str,
-        history: str,
-        key_properties: Sequence[str],
-        columns: Sequence[Column],
-        replication_key: str | None,
-        lenient: bool,
-    ) -> None:
-        """Prepare column lists and SQL for one stream.
-
-        Args:
-            stream_id: Row id in ``_audit_streams``.
-            stream: Stream name.
-            table: Current-state table name.
-            history: History table name.
-            key_properties: Key properties (empty: the content hash is the key).
-            columns: All data columns, in position order.
-            replication_key: Property compared for the stale check, if any.
-            lenient: Convert objects/arrays to JSON text in every column (used when
-                records are not validated, so types are not guaranteed).
-        """
-        self.stream_id = stream_id
-        self.stream = stream
-        self.table = table
-        self.history = history
-        self.columns = list(columns)
-        self.props = [column.prop for column in self.columns]
-        self.names = [column.name for column in self.columns]
-        self.key_properties = list(key_properties)
-        self.keyless = not self.key_properties
-        by_prop = {column.prop: column for column in self.columns}
-        self.replication_key = replication_key if replication_key in by_prop else None
-        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop.startswith("_sdc_")]
-        self.container_idx = [
-            i
-            for i, column in enumerate(self.columns)
-            if lenient or may_hold_containers(column.kind)
-        ]
-        self.json_idx = frozenset(
-            i for i, column in enumerate(self.columns) if may_hold_containers(column.kind)
-        )
-        self.integer_idx = [i for i, c in enumerate(self.columns) if c.kind == "integer"]
-        self.text_key = [by_prop[prop].kind == "text" for prop in self.key_properties]
-
-        q = quote_ident
-        t_q, h_q = q(table), q(history)
-        data_cols = [q(name) for name in self.names]
-        if self.keyless:
-            self.key_columns = [q("_content_hash")]
-        else:
-            self.key_columns = [q(by_prop[prop].name) for prop in self.key_properties]
-        rk_col = q(by_prop[self.replication_key].name) if self.replication_key else "NULL"
-        keys = ", ".join(self.key_columns)
-        self._state_select = (
-            f'SELECT {keys}, "_content_hash", {rk_col}, "_deleted_at", "_sync_id", '
-            f'"_history_id" FROM {t_q} WHERE '
-        )
-        hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
-        self._hist_key_columns = hist_keys
-        hist_key_list = ", ".join(hist_keys)
-        self._versions_select = (
-            f'SELECT "history_id", {", ".join(data_cols)}, "valid_from" FROM {h_q} '
-            'WHERE "history_id" IN '
-        )
-        self._window_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from" '
-            f"FROM {h_q} WHERE "
-        )
-        self._seen_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} WHERE '
-        )
-        self._gone_select = (
-            f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
-            f'"history_id" FROM {h_q} WHERE "valid_to" IS NULL AND "change_type" = \'delete\' '
-            "AND "
-        )
-        self.max_history_sql = f'SELECT COALESCE(MAX("history_id"), 0) FROM {h_q}'
-        hist_cols = [q("history_id"), *data_cols, *(q(n) for n in HISTORY_BOOKKEEPING[1:])]
-        self.insert_history_sql = (
-            f"INSERT INTO {h_q} ({', '.join(hist_cols)}) VALUES ({', '.join('?' * len(hist_cols))})"
-        )
-        self.close_history_sql = f'UPDATE {h_q} SET "valid_to" = ? WHERE "history_id" = ?'
-        cur_cols = [*data_cols, *(q(n) for n in CURRENT_BOOKKEEPING)]
-        updates = ", ".join(
-            f"{col} = excluded.{col}" for col in cur_cols if col != q("_first_seen_at")
-        )
-        # Current rows are copied from the history rows just written (joined by rowid)
-        # instead of being bound from Python a second time: half the binding work.
-        h_data = ", ".join(f"h.{col}" for col in data_cols)
-        self.upsert_from_history_sql = (
-            f"INSERT INTO {t_q} ({', '.join(cur_cols)}) "
-            f'SELECT {h_data}, h."captured_at", h."captured_at", f.deleted_at, '
-            f'h."content_hash", h."sync_id", h."history_id" '
-            f'FROM temp._audit_final AS f JOIN {h_q} AS h ON h."history_id" = f.history_id '
-            f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        )
-        self.delete_sql = f"DELETE FROM {t_q} WHERE " + _key_condition(self.key_columns, 1)
-
-    # -- record helpers ---------------------------------------------------------------
-
-    def key_of(self, record: Mapping[str, t.Any], content_hash: str) -> t.Any:
-        """Return the lookup key of a record, normalised like SQLite stores it.
-
-        Args:
-            record: The record.
-            content_hash: Its content hash (the key of keyless streams).
-
-        Returns:
-            A scalar for single-property keys, a tuple for composite keys.
-        """
-        if self.keyless:
-            return content_hash
-        values = []
-        for prop, text in zip(self.key_properties, self.text_key, strict=True):
-            value = record.get(prop)
-            kind = type(value)
-            if text and kind is int:
-                value = str(value)
-            elif kind is dict or kind is list:  # stored (and compared) as canonical JSON
-                value = orjson.dumps(value, option=_SORT).decode()
-            values.append(value)
-        return values[0] if len(values) == 1 else tuple(values)
-
-    def key_params(self, key: t.Any) -> tuple[t.Any, ...]:
-        """Return the SQL parameters for a key."""
-        return key if type(key) is tuple else (key,)
-
-    def build_row(self, record: Mapping[str, t.Any]) -> list[t.Any]:
-        """Convert a record to the values of the data columns, in column order.
-
-        Objects and arrays become compact JSON text with sorted keys (canonical, so
-        that key order is never a change); absent properties become NULL.
-
-        Args:
-            record: The record.
-
-        Returns:
-            One value per data column.
-
-        Raises:
-            _Unstorable: If an integer does not fit SQLite's 64-bit INTEGER.
-        """
-        get = record.get
-        row = [get(prop) for prop in self.props]
-        for i in self.container_idx:
-            value = row[i]
-            kind = type(value)
-            if kind is dict or kind is list:
-                row[i] = orjson.dumps(value, option=_SORT).decode()
-        for i in self.integer_idx:
-            value = row[i]
-            if type(value) is float and not _INT64_MIN <= value <= _INT64_MAX:
-                raise _Unstorable(self.props[i], "holds an integer outside the 64-bit range")
-        return row
-
-    def row_hash(self, row: Sequence[t.Any]) -> str:
-        """Hash a row's stored content (the values :meth:`build_row` returns).
-
-        The row is JSON-encoded with trailing NULLs dropped, so a column added by a
-        later SCHEMA (NULL in every existing row) never changes a hash; objects and
-        arrays are already canonical JSON (sorted keys), so key order never counts.
-        ``_sdc_*`` metadata columns are left out.
-
-        Args:
-            row: The row values, in column order.
-
-        Returns:
-            A 32-character hex digest (BLAKE2b, 128 bits).
-        """
-        if self.metadata_idx:
-            row = list(row)
-            for i in self.metadata_idx:
-                row[i] = None
-        end = len(row)
-        while end and row[end - 1] is None:
-            end -= 1
-        return hashlib.blake2b(orjson.dumps(row[:end]), digest_size=16).hexdigest()
-
-    def changed_columns(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
-        """List the columns whose values differ between two rows.
-
-        JSON columns compare by parsed value, so a reordered object is not a change.
-
-        Args:
-            old: The previous version's column values.
-            new: The new version's column values.
-
-        Returns:
-            Column names, in column order.
-        """
-        changed = []
-        for i, (before, after) in enumerate(zip(old, new, strict=True)):
-            if before == after:
-                continue
-            if (
-                i in self.json_idx
-                and isinstance(before, str)
-                and isinstance(after, str)
-                and _same_json(before, after)
-            ):
-                continue
-            changed.append(self.names[i])
-        return changed
-
-    # -- SQL builders -------------------------------------------------------------------
-
-    def state_sql(self, count: int) -> str:
-        """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""
-        return self._state_select + _key_condition(self.key_columns, count)
-
-    def versions_sql(self, count: int) -> str:
-        """SELECT of ``count`` history versions (data and ``valid_from``) by id."""
-        return self._versions_select + "(" + ", ".join("?" * count) + ")"
-
-    def window_sql(self, count: int, syncs: int) -> str:
-        """SELECT of history versions written by ``syncs`` sync ids, for ``count`` keys."""
-        return (
-            self._window_select
-            + f'"sync_id" IN ({", ".join("?" * syncs)}) AND '
-            + _key_condition(self._hist_key_columns, count)
-            + ' ORDER BY "history_id"'
-        )
-
-    def seen_sql(self, count: int) -> str:
-        """SELECT of every history version of ``count`` keys."""
-        return self._seen_select + _key_condition(self._hist_key_columns, count)
-
-    def gone_sql(self, count: int) -> str:
-        """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
-        return self._gone_select + _key_condition(self._hist_key_columns, count)
-
-
-def _key_condition(columns: Sequence[str], count: int) -> str:
-    if len(columns) == 1:
-        return f"{columns[0]} IN ({', '.join('?' * count)})"
-    row = "(" + ", ".join("?" * len(columns)) + ")"
-    return f"({', '.join(columns)}) IN (VALUES {', '.join([row] * count)})"
-
-
-def _same_json(before: str, after: str) -> bool:
-    try:
-        return bool(orjson.loads(before) == orjson.loads(after))
-    except orjson.JSONDecodeError:
-        return False
-
-
-def _chunks(items: Sequence[t.Any], size: int = _CHUNK) -> Iterator[Sequence[t.Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _line_span(lines: Sequence[int]) -> str:
-    if not lines:
-        return "no input lines"
-    first, last = min(lines), max(lines)
-    return f"input line {first}" if first == last else f"input lines {first}-{last}"
 
 
 class AuditStore:
@@ -935,7 +615,7 @@ class AuditStore:
         counts = BatchCounts(fetched=len(records))
         if not records:
             return counts
-        what = f"Writing stream {table.stream!r} ({_line_span(lines)}) to {self.path}"
+        what = f"Writing stream {table.stream!r} ({line_span(lines)}) to {self.path}"
         captured = self._clock()
 
         # Pass 0: row, hash, key and deletion marker of every record.
@@ -955,7 +635,7 @@ class AuditStore:
                 keys.append(key_of(record, digest))
                 marker = record.get(DELETED_MARKER)
                 deleted.append(None if marker == "" else marker)
-        except _Unstorable as exc:
+        except Unstorable as exc:
             msg = (
                 f"Record on line {lines[i]} of stream {table.stream!r} cannot be stored: "
                 f"property {exc.prop!r} {exc.why}."
@@ -974,7 +654,7 @@ class AuditStore:
                     stored.update(self._fetch_gone(conn, table, gone))
                 window = self._fetch_window(conn, table, unique_keys)
                 seen = self._fetch_seen(
-                    conn, table, _suspicious(keys, hashes, deleted, records, rk_prop, stored)
+                    conn, table, suspicious(keys, hashes, deleted, records, rk_prop, stored)
                 )
                 replayed = self._replayed.setdefault(table.stream_id, {})
 
@@ -989,20 +669,18 @@ class AuditStore:
                         if progress is not None and progress[1] is not None:
                             state = progress[1]  # a replay in progress since an earlier batch
                         else:
-                            state = _initial_state(stored.get(key))
+                            state = initial_state(stored.get(key))
                         sim[key] = state
                     digest = hashes[i]
                     marker = deleted[i]
                     rk = records[i].get(rk_prop) if rk_prop and marker is None else None
-                    verdict = _decide(state, digest, marker, rk)
-                    if key in seen and verdict in _WRITES:
-                        verdict = _replayed_version(seen[key], verdict, digest, marker, rk, state)
-                    if key in window and verdict in _WRITES:
-                        verdict = _replay(
-                            window[key], replayed, key, verdict, digest, state, stored
-                        )
-                        if verdict in _WRITES:
-                            verdict = _decide(state, digest, marker, rk)
+                    verdict = decide(state, digest, marker, rk)
+                    if key in seen and verdict in WRITES:
+                        verdict = replayed_version(seen[key], verdict, digest, marker, rk, state)
+                    if key in window and verdict in WRITES:
+                        verdict = replay(window[key], replayed, key, verdict, digest, state, stored)
+                        if verdict in WRITES:
+                            verdict = decide(state, digest, marker, rk)
                     if verdict == "unchanged":
                         counts.unchanged += 1
                     elif verdict == "stale":
@@ -1076,7 +754,7 @@ class AuditStore:
             if action == "delete":
                 assert current is not None
                 moment = parse_instant(deleted[i])
-                valid_from = _starts(
+                valid_from = starts(
                     format_instant(moment) if moment else captured, current[3], captured
                 )
                 self._close(current, valid_from, closes)
@@ -1096,7 +774,7 @@ class AuditStore:
                 valid_from = format_instant(moment) if moment else captured
                 changed: str | None = None
                 if current is not None:
-                    valid_from = _starts(valid_from, current[3], captured)
+                    valid_from = starts(valid_from, current[3], captured)
                     self._close(current, valid_from, closes)
                     changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
                 digest = hashes[i]
@@ -1141,7 +819,7 @@ class AuditStore:
         """Stored (hash, replication key, deleted_at, sync_id, history_id, True) per key."""
         width = len(table.key_columns)
         found: dict[t.Any, tuple[t.Any, ...]] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             params = [v for key in chunk for v in table.key_params(key)]
             for row in conn.execute(table.state_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
@@ -1158,7 +836,7 @@ class AuditStore:
         """
         width = len(table._hist_key_columns)
         found: dict[t.Any, tuple[t.Any, ...]] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             params = [v for key in chunk for v in table.key_params(key)]
             for row in conn.execute(table.gone_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
@@ -1170,7 +848,7 @@ class AuditStore:
     ) -> dict[int, tuple[list[t.Any], str | None]]:
         """Data columns and ``valid_from`` of history versions, by history id."""
         found: dict[int, tuple[list[t.Any], str | None]] = {}
-        for chunk in _chunks(history_ids):
+        for chunk in chunks(history_ids):
             for row in conn.execute(table.versions_sql(len(chunk)), list(chunk)):
                 found[int(row[0])] = (list(row[1:-1]), row[-1])
         return found
@@ -1181,7 +859,7 @@ class AuditStore:
         """Earlier versions of some keys: (live content hashes, deletion valid_from)."""
         found: dict[t.Any, tuple[set[str], set[str]]] = {}
         width = len(table._hist_key_columns)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             params = [v for key in chunk for v in table.key_params(key)]
             for row in conn.execute(table.seen_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
@@ -1204,7 +882,7 @@ class AuditStore:
         if not window or not keys:
             return found
         width = len(table._hist_key_columns)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             params = [*window, *(v for key in chunk for v in table.key_params(key))]
             for row in conn.execute(table.window_sql(len(chunk), len(window)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
@@ -1226,7 +904,7 @@ class AuditStore:
             for record, line in zip(records, lines, strict=True):
                 try:
                     row = table.build_row(record)
-                except _Unstorable as bad:
+                except Unstorable as bad:
                     return InputError(
                         f"Record on line {line} of stream {table.stream!r} cannot be "
                         f"stored: property {bad.prop!r} {bad.why}."
@@ -1252,155 +930,6 @@ def _why_unstorable(value: t.Any, exc: BaseException) -> str:
     if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
         return "holds a value larger than SQLite's maximum size"
     return f"holds a {type(value).__name__} value, which SQLite cannot store"
-
-
-_WRITES = frozenset({"insert", "update", "delete"})
-
-
-def _initial_state(found: tuple[t.Any, ...] | None) -> list[t.Any]:
-    """Decision state of a stored key: [hash, replication key, deleted marker, known]."""
-    if found is None:
-        return [None, None, None, False]
-    return [found[0], found[1], found[2], True]
-
-
-def _decide(state: list[t.Any], digest: str, marker: t.Any, rk: t.Any) -> str:
-    """What a record does to a key in ``state`` (see :meth:`AuditStore.apply_batch`)."""
-    if marker is not None:
-        if not state[3] or state[2] is not None:
-            return "unchanged"
-        return "stale" if _older(marker, state[1]) else "delete"
-    if not state[3]:
-        return "insert"
-    if _older(rk, state[1]) or (state[2] is not None and _older(rk, state[2])):
-        return "stale"
-    return "unchanged" if state[0] == digest else "update"
-
-
-def _suspicious(
-    keys: Sequence[t.Any],
-    hashes: Sequence[str],
-    deleted: Sequence[t.Any],
-    records: Sequence[Mapping[str, t.Any]],
-    rk_prop: str | None,
-    stored: Mapping[t.Any, tuple[t.Any, ...]],
-) -> list[t.Any]:
-    """Keys whose records may replay an older version (checked against the history).
-
-    A stored record that comes with other content but the same replication-key value
-    (or without one), or a deletion of a stored record without a replication key to
-    order it, cannot be told from a replay of an older version without the history.
-    """
-    found: dict[t.Any, None] = {}
-    for i, key in enumerate(keys):
-        state = stored.get(key)
-        if state is None:
-            continue
-        if deleted[i] is not None:
-            if state[1] is None and state[2] is None:
-                found[key] = None
-        elif hashes[i] != state[0]:
-            rk = records[i].get(rk_prop) if rk_prop else None
-            if (
-                rk is None
-                or state[1] is None
-                or rk == state[1]
-                or compare_replication_values(rk, state[1]) == 0
-            ):
-                found[key] = None
-    return list(found)
-
-
-def _replayed_version(
-    seen: tuple[set[str], set[str]],
-    verdict: str,
-    digest: str,
-    marker: t.Any,
-    rk: t.Any,
-    state: list[t.Any],
-) -> str:
-    """Treat a write that repeats an earlier version of the record as stale.
-
-    Replaying an input in which a record changed without its replication key changing
-    (formula fields) would otherwise flip it back and forth; an identical earlier
-    version with the same replication-key value means the record is a replay.
-
-    Returns:
-        ``"stale"`` for a replayed version, otherwise ``verdict``.
-    """
-    if verdict == "delete":
-        moment = parse_instant(marker)
-        return "stale" if moment and format_instant(moment) in seen[1] else verdict
-    same_time = (
-        rk is None or state[1] is None or (not _older(rk, state[1]) and not _older(state[1], rk))
-    )
-    return "stale" if same_time and digest in seen[0] else verdict
-
-
-def _replay(
-    writes: list[tuple[bool, str, t.Any, str]],
-    replayed: dict[t.Any, list[t.Any]],
-    key: t.Any,
-    verdict: str,
-    digest: str,
-    state: list[t.Any],
-    stored: dict[t.Any, tuple[t.Any, ...]],
-) -> str:
-    """Recognise a write that a failed or interrupted sync already made.
-
-    A rerun after a kill receives (part of) the same input again.  A write it would
-    make that matches one of the versions the earlier runs wrote for this key (in order,
-    from the last one matched) is a replay: it is skipped and the decision state follows
-    the earlier run's version, across batches, until the last of those versions is
-    matched (the database's own state).  On the first write that matches none of them
-    the input has diverged, and decisions continue from the database's state.
-
-    Args:
-        writes: The window's versions of this key: (is_delete, hash, rk, valid_from).
-        replayed: Per key, [versions matched so far, decision state or None] (updated).
-        key: The record's key.
-        verdict: The write the record would make (insert, update or delete).
-        digest: The record's content hash.
-        state: The key's decision state (updated in place).
-        stored: The database's state per key.
-
-    Returns:
-        ``"unchanged"`` for a replay, otherwise ``verdict`` (to be decided again).
-    """
-    progress = replayed.setdefault(key, [0, None])
-    start = progress[0]
-    deleting = verdict == "delete"
-    wanted = state[0] if deleting else digest
-    for j in range(start, len(writes)):
-        is_delete, hash_, rk, valid_from = writes[j]
-        if is_delete == deleting and hash_ == wanted:
-            state[:] = [hash_, rk, valid_from if is_delete else None, True]
-            done = j + 1 == len(writes)
-            progress[0], progress[1] = j + 1, (None if done else state)
-            return "unchanged"
-    if start < len(writes):
-        progress[0], progress[1] = len(writes), None
-        if start:
-            state[:] = _initial_state(stored.get(key))
-    return verdict
-
-
-def _starts(candidate: str, previous: str, captured: str) -> str:
-    """Choose ``valid_from`` for a new version.
-
-    Its source instant if that moved past the previous version's start, else the capture
-    time (formula updates keep ``Modified_Time``), never before the previous version's start.
-    """
-    if candidate > previous:
-        return candidate
-    return max(captured, previous)
-
-
-def _older(value: t.Any, reference: t.Any) -> bool:
-    """True if ``value`` is a strictly earlier replication-key value than ``reference``."""
-    if value is None or reference is None or value == reference:
-        return False
-    return (compare_replication_values(value, reference) or 0) < 0
 
 
 def _storable(value: t.Any) -> t.Any:

@@ -1,0 +1,357 @@
+"""A stream's tables as the store sees them: columns, row building, hashing, SQL text.
+
+:class:`StreamTable` turns records into rows and holds every statement the store runs
+for a stream; identifiers are quoted here (values are always bound parameters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import typing as t
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import orjson
+
+from target_sqlite_audit.columns import Column, may_hold_containers
+from target_sqlite_audit.naming import quote_ident
+
+#: Bookkeeping columns of a current table, in table order.
+CURRENT_BOOKKEEPING = (
+    "_first_seen_at",
+    "_last_changed_at",
+    "_deleted_at",
+    "_content_hash",
+    "_sync_id",
+    "_history_id",
+)
+#: Bookkeeping columns of a history table (``history_id`` comes first, the rest last).
+HISTORY_BOOKKEEPING = (
+    "history_id",
+    "content_hash",
+    "change_type",
+    "captured_at",
+    "sync_id",
+    "changed_fields",
+    "valid_from",
+    "valid_to",
+)
+
+_CHUNK = 500
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_SORT = orjson.OPT_SORT_KEYS
+
+
+@dataclass
+class BatchCounts:
+    """Record counts of a batch, a stream or a whole sync."""
+
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    stale: int = 0
+
+    def add(self, other: BatchCounts) -> None:
+        """Add another set of counts to this one.
+
+        Args:
+            other: The counts to add.
+        """
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
+        """Return the counts in sync-log column order."""
+        return (
+            self.fetched,
+            self.inserted,
+            self.updated,
+            self.unchanged,
+            self.deleted,
+            self.stale,
+        )
+
+
+class Unstorable(Exception):
+    """A value that SQLite cannot hold (raised inside a batch, reported with its line)."""
+
+    def __init__(self, prop: str, why: str) -> None:
+        super().__init__(why)
+        self.prop = prop
+        self.why = why
+
+
+class StreamTable:
+    """A stream's tables, columns and the SQL statements that write them.
+
+    Built by :meth:`AuditStore.register_stream`; immutable afterwards (a schema change
+    builds a new one).
+    """
+
+    def __init__(
+        self,
+        *,
+        stream_id: int,
+        stream: str,
+        table: str,
+        history: str,
+        key_properties: Sequence[str],
+        columns: Sequence[Column],
+        replication_key: str | None,
+        lenient: bool,
+    ) -> None:
+        """Prepare column lists and SQL for one stream.
+
+        Args:
+            stream_id: Row id in ``_audit_streams``.
+            stream: Stream name.
+            table: Current-state table name.
+            history: History table name.
+            key_properties: Key properties (empty: the content hash is the key).
+            columns: All data columns, in position order.
+            replication_key: Property compared for the stale check, if any.
+            lenient: Convert objects/arrays to JSON text in every column (used when
+                records are not validated, so types are not guaranteed).
+        """
+        self.stream_id = stream_id
+        self.stream = stream
+        self.table = table
+        self.history = history
+        self.columns = list(columns)
+        self.props = [column.prop for column in self.columns]
+        self.names = [column.name for column in self.columns]
+        self.key_properties = list(key_properties)
+        self.keyless = not self.key_properties
+        by_prop = {column.prop: column for column in self.columns}
+        self.replication_key = replication_key if replication_key in by_prop else None
+        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop.startswith("_sdc_")]
+        self.container_idx = [
+            i
+            for i, column in enumerate(self.columns)
+            if lenient or may_hold_containers(column.kind)
+        ]
+        self.json_idx = frozenset(
+            i for i, column in enumerate(self.columns) if may_hold_containers(column.kind)
+        )
+        self.integer_idx = [i for i, c in enumerate(self.columns) if c.kind == "integer"]
+        self.text_key = [by_prop[prop].kind == "text" for prop in self.key_properties]
+
+        q = quote_ident
+        t_q, h_q = q(table), q(history)
+        data_cols = [q(name) for name in self.names]
+        if self.keyless:
+            self.key_columns = [q("_content_hash")]
+        else:
+            self.key_columns = [q(by_prop[prop].name) for prop in self.key_properties]
+        rk_col = q(by_prop[self.replication_key].name) if self.replication_key else "NULL"
+        keys = ", ".join(self.key_columns)
+        self._state_select = (
+            f'SELECT {keys}, "_content_hash", {rk_col}, "_deleted_at", "_sync_id", '
+            f'"_history_id" FROM {t_q} WHERE '
+        )
+        hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
+        self._hist_key_columns = hist_keys
+        hist_key_list = ", ".join(hist_keys)
+        self._versions_select = (
+            f'SELECT "history_id", {", ".join(data_cols)}, "valid_from" FROM {h_q} '
+            'WHERE "history_id" IN '
+        )
+        self._window_select = (
+            f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from" '
+            f"FROM {h_q} WHERE "
+        )
+        self._seen_select = (
+            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} WHERE '
+        )
+        self._gone_select = (
+            f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
+            f'"history_id" FROM {h_q} WHERE "valid_to" IS NULL AND "change_type" = \'delete\' '
+            "AND "
+        )
+        self.max_history_sql = f'SELECT COALESCE(MAX("history_id"), 0) FROM {h_q}'
+        hist_cols = [q("history_id"), *data_cols, *(q(n) for n in HISTORY_BOOKKEEPING[1:])]
+        self.insert_history_sql = (
+            f"INSERT INTO {h_q} ({', '.join(hist_cols)}) VALUES ({', '.join('?' * len(hist_cols))})"
+        )
+        self.close_history_sql = f'UPDATE {h_q} SET "valid_to" = ? WHERE "history_id" = ?'
+        cur_cols = [*data_cols, *(q(n) for n in CURRENT_BOOKKEEPING)]
+        updates = ", ".join(
+            f"{col} = excluded.{col}" for col in cur_cols if col != q("_first_seen_at")
+        )
+        # Current rows are copied from the history rows just written (joined by rowid)
+        # instead of being bound from Python a second time: half the binding work.
+        h_data = ", ".join(f"h.{col}" for col in data_cols)
+        self.upsert_from_history_sql = (
+            f"INSERT INTO {t_q} ({', '.join(cur_cols)}) "
+            f'SELECT {h_data}, h."captured_at", h."captured_at", f.deleted_at, '
+            f'h."content_hash", h."sync_id", h."history_id" '
+            f'FROM temp._audit_final AS f JOIN {h_q} AS h ON h."history_id" = f.history_id '
+            f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
+        self.delete_sql = f"DELETE FROM {t_q} WHERE " + key_condition(self.key_columns, 1)
+
+    # -- record helpers ---------------------------------------------------------------
+
+    def key_of(self, record: Mapping[str, t.Any], content_hash: str) -> t.Any:
+        """Return the lookup key of a record, normalised like SQLite stores it.
+
+        Args:
+            record: The record.
+            content_hash: Its content hash (the key of keyless streams).
+
+        Returns:
+            A scalar for single-property keys, a tuple for composite keys.
+        """
+        if self.keyless:
+            return content_hash
+        values = []
+        for prop, text in zip(self.key_properties, self.text_key, strict=True):
+            value = record.get(prop)
+            kind = type(value)
+            if text and kind is int:
+                value = str(value)
+            elif kind is dict or kind is list:  # stored (and compared) as canonical JSON
+                value = orjson.dumps(value, option=_SORT).decode()
+            values.append(value)
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def key_params(self, key: t.Any) -> tuple[t.Any, ...]:
+        """Return the SQL parameters for a key."""
+        return key if type(key) is tuple else (key,)
+
+    def build_row(self, record: Mapping[str, t.Any]) -> list[t.Any]:
+        """Convert a record to the values of the data columns, in column order.
+
+        Objects and arrays become compact JSON text with sorted keys (canonical, so
+        that key order is never a change); absent properties become NULL.
+
+        Args:
+            record: The record.
+
+        Returns:
+            One value per data column.
+
+        Raises:
+            Unstorable: If an integer does not fit SQLite's 64-bit INTEGER.
+        """
+        get = record.get
+        row = [get(prop) for prop in self.props]
+        for i in self.container_idx:
+            value = row[i]
+            kind = type(value)
+            if kind is dict or kind is list:
+                row[i] = orjson.dumps(value, option=_SORT).decode()
+        for i in self.integer_idx:
+            value = row[i]
+            if type(value) is float and not _INT64_MIN <= value <= _INT64_MAX:
+                raise Unstorable(self.props[i], "holds an integer outside the 64-bit range")
+        return row
+
+    def row_hash(self, row: Sequence[t.Any]) -> str:
+        """Hash a row's stored content (the values :meth:`build_row` returns).
+
+        The row is JSON-encoded with trailing NULLs dropped, so a column added by a
+        later SCHEMA (NULL in every existing row) never changes a hash; objects and
+        arrays are already canonical JSON (sorted keys), so key order never counts.
+        ``_sdc_*`` metadata columns are left out.
+
+        Args:
+            row: The row values, in column order.
+
+        Returns:
+            A 32-character hex digest (BLAKE2b, 128 bits).
+        """
+        if self.metadata_idx:
+            row = list(row)
+            for i in self.metadata_idx:
+                row[i] = None
+        end = len(row)
+        while end and row[end - 1] is None:
+            end -= 1
+        return hashlib.blake2b(orjson.dumps(row[:end]), digest_size=16).hexdigest()
+
+    def changed_columns(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
+        """List the columns whose values differ between two rows.
+
+        JSON columns compare by parsed value, so a reordered object is not a change.
+
+        Args:
+            old: The previous version's column values.
+            new: The new version's column values.
+
+        Returns:
+            Column names, in column order.
+        """
+        changed = []
+        for i, (before, after) in enumerate(zip(old, new, strict=True)):
+            if before == after:
+                continue
+            if (
+                i in self.json_idx
+                and isinstance(before, str)
+                and isinstance(after, str)
+                and same_json(before, after)
+            ):
+                continue
+            changed.append(self.names[i])
+        return changed
+
+    # -- SQL builders -------------------------------------------------------------------
+
+    def state_sql(self, count: int) -> str:
+        """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""
+        return self._state_select + key_condition(self.key_columns, count)
+
+    def versions_sql(self, count: int) -> str:
+        """SELECT of ``count`` history versions (data and ``valid_from``) by id."""
+        return self._versions_select + "(" + ", ".join("?" * count) + ")"
+
+    def window_sql(self, count: int, syncs: int) -> str:
+        """SELECT of history versions written by ``syncs`` sync ids, for ``count`` keys."""
+        return (
+            self._window_select
+            + f'"sync_id" IN ({", ".join("?" * syncs)}) AND '
+            + key_condition(self._hist_key_columns, count)
+            + ' ORDER BY "history_id"'
+        )
+
+    def seen_sql(self, count: int) -> str:
+        """SELECT of every history version of ``count`` keys."""
+        return self._seen_select + key_condition(self._hist_key_columns, count)
+
+    def gone_sql(self, count: int) -> str:
+        """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
+        return self._gone_select + key_condition(self._hist_key_columns, count)
+
+
+def key_condition(columns: Sequence[str], count: int) -> str:
+    """``col IN (?, ...)``, or ``(a, b) IN (VALUES (?, ?), ...)`` for composite keys."""
+    if len(columns) == 1:
+        return f"{columns[0]} IN ({', '.join('?' * count)})"
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"({', '.join(columns)}) IN (VALUES {', '.join([row] * count)})"
+
+
+def same_json(before: str, after: str) -> bool:
+    """True if two JSON texts hold equal values (key order aside)."""
+    try:
+        return bool(orjson.loads(before) == orjson.loads(after))
+    except orjson.JSONDecodeError:
+        return False
+
+
+def chunks(items: Sequence[t.Any], size: int = _CHUNK) -> Iterator[Sequence[t.Any]]:
+    """Slices of at most ``size`` items (keeps SQL parameter lists short)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def line_span(lines: Sequence[int]) -> str:
+    """``input line 7`` or ``input lines 2-5001``, for error sentences."""
+    if not lines:
+        return "no input lines"
+    first, last = min(lines), max(lines)
+    return f"input line {first}" if first == last else f"input lines {first}-{last}"
