@@ -315,7 +315,12 @@ class TargetSqliteAudit(Target):
 
         The SDK's version costs more per record than parsing and storing it together;
         this one keeps its semantics (stream maps, metadata, validation, key check,
-        drain when full, drain by age) with the routing looked up once per stream.
+        drain by age) with the routing looked up once per stream.
+
+        When a batch is full, every sink is drained, not only the full one (the SDK's
+        choice), so that the latest STATE is emitted after each full batch: otherwise a
+        sync emits its first STATE only after 5 minutes or at its end, and a run killed
+        before that restarts from scratch (spending the source's API credits again).
 
         Args:
             message_dict: The RECORD message.
@@ -326,6 +331,7 @@ class TargetSqliteAudit(Target):
             route = self._route(stream)
         record = message_dict.get("record")
         line = self._reader_line()
+        full = False
         if type(record) is not dict:
             msg = f"The RECORD message on line {line} (stream {stream!r}) has no record object."
             raise InputError(msg)
@@ -337,8 +343,10 @@ class TargetSqliteAudit(Target):
                     continue
                 transformed = mapped
             if sink.accept(transformed, line, message_dict):
-                self.drain_one(sink)
-        if time.time() - self._last_full_drain_at > self._max_age_seconds:
+                full = True
+        if full:
+            self.drain_all()  # commits every sink, then emits the latest STATE
+        elif time.time() - self._last_full_drain_at > self._max_age_seconds:
             self._handle_max_record_age()
 
     def _route(self, stream: object) -> list[tuple[AuditSink, t.Any]]:
