@@ -145,16 +145,14 @@ def fast_backoff(monkeypatch):
 # ---- target-sqlite-audit fixtures (tests/test_target_*.py) -------------------------------
 # Self-contained on purpose (own imports, prefixed names) so that it cannot clash with the
 # sections above or below it.
-import contextlib as _audit_contextlib
-import io as _audit_io
-import json as _audit_json
-import os as _audit_os
-import sqlite3 as _audit_sqlite3
-import subprocess as _audit_subprocess
-import sys as _audit_sys
-from pathlib import Path as _AuditPath
-
-import pytest as _audit_pytest
+import contextlib as _audit_contextlib  # noqa: E402 - sections are appended
+import io as _audit_io  # noqa: E402
+import json as _audit_json  # noqa: E402
+import os as _audit_os  # noqa: E402
+import sqlite3 as _audit_sqlite3  # noqa: E402
+import subprocess as _audit_subprocess  # noqa: E402
+import sys as _audit_sys  # noqa: E402
+from pathlib import Path as _AuditPath  # noqa: E402
 
 AUDIT_CLI = str(_AuditPath(_audit_sys.executable).parent / "target-sqlite-audit")
 
@@ -223,7 +221,7 @@ class AuditKit:
             try:
                 target.process_lines(_audit_io.BytesIO(self.lines(messages)))
                 target.process_endofpipe()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if raises:
                     raise
                 error = exc
@@ -269,7 +267,7 @@ class AuditKit:
         return self.query(f'SELECT * FROM "{stream}" ORDER BY rowid', database=database)
 
 
-@_audit_pytest.fixture
+@pytest.fixture
 def audit(tmp_path) -> AuditKit:
     """An :class:`AuditKit` writing to a fresh database in ``tmp_path``."""
     return AuditKit(tmp_path)
