@@ -6,8 +6,8 @@ costs ~0.5 ms per 25-field record, more than everything else the target does tog
 Schemas it cannot compile fall back to the SDK's validator, so no valid input is refused.
 
 Singer schemas are mostly types, nested ``properties`` and ``items``; for those a type-only
-check is generated in front of the full validator (:func:`compile_fast_path`, ~1.5 µs per
-40-field record, a quarter of ``fastjsonschema``'s time, which tracks every key in a set).
+check is generated in front of the full validator (:func:`compile_fast_path`: ~3 µs per
+43-field record against ~8 µs for ``fastjsonschema``, which tracks every key in a set).
 It only ever accepts: anything it does not recognise goes to the full validator, which
 raises the usual errors, so results are the same as with the full validator alone.
 """
