@@ -57,6 +57,9 @@ class E2EResults:
     phases_unchanged: dict[str, float] = field(default_factory=dict)
     #: The same work without Meltano: name -> best seconds.
     standalone: dict[str, float] = field(default_factory=dict)
+    #: Emulator calls (token requests left out) of the last initial and no-change runs.
+    calls_initial: dict[str, int] = field(default_factory=dict)
+    calls_unchanged: dict[str, int] = field(default_factory=dict)
     install_seconds: float = 0.0
     records: int = 0
     problems: list[str] = field(default_factory=list)
@@ -151,6 +154,10 @@ def _meltano_run(env: dict[str, str], name: str) -> tuple[float, dict[str, float
     return result.seconds, _phases(result.stderr_path, started_at, result.seconds)
 
 
+def _calls(emu: EmulatorProcess) -> dict[str, int]:
+    return {k: v for k, v in sorted(emu.stats()["calls"].items()) if k != "oauth_token"}
+
+
 def _count_rows(database: Path) -> int:
     with sqlite3.connect(database) as conn:
         return sum(
@@ -243,7 +250,9 @@ def run(*, per_module: int, reps: int) -> E2EResults:
             try:
                 env = _env(tmp, emu.url)
                 log(f"E2E: meltano run (initial), repetition {rep + 1}/{reps}")
+                emu.reset_stats()
                 seconds, phases = _meltano_run(env, f"e2e-meltano-initial-{rep}")
+                results.calls_initial = _calls(emu)
                 results.initial.append(seconds)
                 if seconds < best_initial:
                     best_initial, results.phases = seconds, phases
@@ -253,7 +262,9 @@ def run(*, per_module: int, reps: int) -> E2EResults:
                         f"meltano run stored {results.records} rows, expected {3 * per_module}"
                     )
                 log(f"E2E: meltano run (nothing changed), repetition {rep + 1}/{reps}")
+                emu.reset_stats()
                 seconds, phases = _meltano_run(env, f"e2e-meltano-unchanged-{rep}")
+                results.calls_unchanged = _calls(emu)
                 results.unchanged.append(seconds)
                 if seconds < best_unchanged:
                     best_unchanged, results.phases_unchanged = seconds, phases

@@ -370,6 +370,11 @@ def e2e_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         )
     phase_rows.append(["total (`meltano run` wall time)", f"{initial:.2f} s", f"{unchanged:.2f} s"])
     alone_rows = [[name, f"{value:.2f} s"] for name, value in data["standalone"].items()]
+    calls = []
+    for label, key in (("initial sync", "calls_initial"), ("nothing changed", "calls_unchanged")):
+        if data.get(key):
+            detail = ", ".join(f"{k} {v}" for k, v in data[key].items())
+            calls.append(f"{label}: {sum(data[key].values())} ({detail})")
     parts = [
         f"### End to end: `meltano run tap-zohocrm target-sqlite-audit`, {per:,} records per "
         f"module (Leads, Contacts, Deals)",
@@ -379,6 +384,10 @@ def e2e_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "then a run where nothing changed. Phases come from Meltano's log timestamps.",
         "",
         markdown_table(["phase", "initial sync", "nothing changed"], phase_rows),
+        "",
+        "API calls of a `meltano run` (discovery included, token requests left out): "
+        + ("; ".join(calls) if calls else "not recorded")
+        + ".",
         "",
         "The same work without Meltano (best of the repetitions):",
         "",
