@@ -69,7 +69,6 @@ class BookmarkTracker:
         "_max_dt",
         "_max_from_record",
         "_prev_dt",
-        "_safe_dt",
         "_safe_from_record",
         "max_value",
         "records_seen",
@@ -87,11 +86,9 @@ class BookmarkTracker:
         """
         self._logger = logger or logging.getLogger(__name__)
         self.start_value = start_value
-        start_dt = parse_instant(start_value) if start_value else None
         self.max_value: str | None = start_value
-        self._max_dt = start_dt
+        self._max_dt = parse_instant(start_value) if start_value else None
         self.safe_value: str | None = start_value
-        self._safe_dt = start_dt
         self._prev_dt: datetime.datetime | None = None
         self._max_from_record = False
         self._safe_from_record = False
@@ -126,7 +123,7 @@ class BookmarkTracker:
             if max_dt is not None and not self.unsorted:
                 # Every record up to the previous newest instant has been seen: later
                 # records are all newer (sorted ascending).
-                self.safe_value, self._safe_dt = self.max_value, max_dt
+                self.safe_value = self.max_value
                 self._safe_from_record = self._max_from_record
             self.max_value, self._max_dt = value, instant
             self._max_from_record = True
@@ -140,8 +137,3 @@ class BookmarkTracker:
     def final(self) -> str | None:
         """The value to store once the stream is complete, or ``None`` if nothing was seen."""
         return self.max_value if self._max_from_record else None
-
-    @property
-    def safe_instant(self) -> datetime.datetime | None:
-        """The instant of :attr:`safe_value`."""
-        return self._safe_dt
