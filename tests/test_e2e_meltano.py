@@ -1,9 +1,10 @@
 """End to end: a real ``meltano run`` of the tap into the audit target, and into other targets.
 
-Meltano runs in the repository's own project (``meltano.yml``) with its system database, the
-SQLite file and the JSON-lines folder redirected to a temporary directory, so that the tests
-never touch the user's demo state. The emulator runs in-process on a free port and is reached
-over real HTTP by the tap that Meltano starts.
+Meltano runs in the repository's own project (``meltano.yml``) with its ``.meltano`` folder,
+its system database, the SQLite file and the JSON-lines folder redirected to temporary
+directories, so that the tests never touch the user's demo state nor race other runs. The
+emulator runs in-process on a free port and is reached over real HTTP by the tap that Meltano
+starts.
 """
 
 from __future__ import annotations
@@ -41,18 +42,26 @@ def run_meltano(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture(scope="module")
-def meltano_installed() -> None:
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+def meltano_sys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A private ``.meltano`` folder, so that tests never race the demo or benchmarks' runs."""
+    sys_dir = str(tmp_path_factory.mktemp("meltano-sys"))
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_SYS_DIR_ROOT": sys_dir,
+    }
     run_meltano(
         "install", "tap-zohocrm", "target-sqlite-audit", "target-jsonl", "target-postgres", env=env
     )
+    return sys_dir
 
 
 @pytest.fixture
-def meltano_env(tmp_path: Path, meltano_installed: None) -> dict[str, str]:
+def meltano_env(tmp_path: Path, meltano_sys_dir: str) -> dict[str, str]:
     return {
         **os.environ,
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_SYS_DIR_ROOT": meltano_sys_dir,
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "TARGET_SQLITE_AUDIT_DATABASE": str(tmp_path / "audit.sqlite"),
         "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "jsonl"),
