@@ -284,6 +284,10 @@ class AuditStore:
             reason += " (the file or its folder is read-only)"
         elif "unable to open" in lowered:
             reason += " (check that the folder exists and is writable)"
+        elif "disk i/o error" in lowered:
+            reason += " (the disk may be full, or the file system is failing or read-only)"
+        elif "too many columns" in lowered:
+            reason += " (SQLite allows at most 2000 columns in a table)"
         return StorageError(f"{what} failed: {reason}.")
 
     # -- sync log ---------------------------------------------------------------------
@@ -415,7 +419,9 @@ class AuditStore:
                 )
                 raise InputError(msg)
         now = self._clock()
-        with self._transaction(f"Creating the tables of stream {stream!r} in {self.path}") as conn:
+        with self._transaction(
+            f"Creating the tables of stream {stream!r}{where} in {self.path}"
+        ) as conn:
             found = conn.execute(
                 "SELECT stream_id, table_name, history_table, key_properties "
                 "FROM _audit_streams WHERE stream = ?",
