@@ -56,7 +56,9 @@ class TapRunResult:
     messages: list
 
     def records(self, stream):
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     def ids(self, stream):
         return [r["id"] for r in self.records(stream)]
@@ -145,14 +147,14 @@ def fast_backoff(monkeypatch):
 # ---- target-sqlite-audit fixtures (tests/test_target_*.py) -------------------------------
 # Self-contained on purpose (own imports, prefixed names) so that it cannot clash with the
 # sections above or below it.
-import contextlib as _audit_contextlib  # noqa: E402 - sections are appended
-import io as _audit_io  # noqa: E402
-import json as _audit_json  # noqa: E402
-import os as _audit_os  # noqa: E402
-import sqlite3 as _audit_sqlite3  # noqa: E402
-import subprocess as _audit_subprocess  # noqa: E402
-import sys as _audit_sys  # noqa: E402
-from pathlib import Path as _AuditPath  # noqa: E402
+import contextlib as _audit_contextlib
+import io as _audit_io
+import json as _audit_json
+import os as _audit_os
+import sqlite3 as _audit_sqlite3
+import subprocess as _audit_subprocess
+import sys as _audit_sys
+from pathlib import Path as _AuditPath
 
 AUDIT_CLI = str(_AuditPath(_audit_sys.executable).parent / "target-sqlite-audit")
 
