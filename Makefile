@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make demo   - run the whole pipeline twice on the bundled Zoho CRM emulator"
 	@echo "make test   - lint, type-check and run every test"
-	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md (BENCH_ARGS=\"--quick\" for a short run)"
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -40,11 +40,12 @@ format: install
 test: check
 	$(BIN)/pytest
 
+# Options: BENCH_ARGS="--quick", "--only tap", ... (see `.venv/bin/python -m benchmarks.run --help`).
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 emulator: install
 	$(BIN)/zoho-crm-emulator serve --port 8765
 
 clean:
-	rm -rf .venv .uv .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .uv .meltano .bench output .pytest_cache .mypy_cache .ruff_cache
