@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import logging
 import signal
 import sqlite3
 import sys
@@ -144,6 +145,7 @@ class TargetSqliteAudit(Target):
         )
         # One SQLite connection, one writer: sinks are drained one after another.
         self.max_parallelism = 1
+        self.logger.addFilter(_without_sink_setup_noise)
         if isinstance(self.message_reader, AuditReader):
             self.message_reader.listener = self
             reader = self.message_reader
@@ -564,6 +566,17 @@ class TargetSqliteAudit(Target):
             pending, self._pending_signal = self._pending_signal, None
             if pending is not None and not self._defer_depth and not drop:
                 self._handle_termination(pending, None)
+
+
+def _without_sink_setup_noise(record: logging.LogRecord) -> bool:
+    """Logging filter: drop the SDK's "Error initializing target sink ..." line.
+
+    singer-sdk logs it before re-raising any error of a sink's ``setup`` (where the
+    target creates a stream's tables). It names the target instead of the stream and
+    says nothing the next line does not: the failure is logged right after as one
+    sentence naming the stream and the line (or, if unexpected, with its traceback).
+    """
+    return record.msg != "Error initializing target sink '%s'"
 
 
 def _first_line(exc: BaseException) -> str:
