@@ -862,11 +862,16 @@ class AuditStore:
     def _fetch_seen(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, tuple[set[str], set[str]]]:
-        """Earlier versions of some keys: (live content hashes, deletion valid_from)."""
+        """Versions earlier syncs wrote: (live content hashes, deletion valid_from).
+
+        Versions this sync wrote are left out: within one input, input order decides
+        (as it does within one batch), so a record that changes back to an earlier version
+        later in the same input is an update wherever the batch boundaries fall.
+        """
         found: dict[t.Any, tuple[set[str], set[str]]] = {}
         width = len(table._hist_key_columns)
         for chunk in chunks(keys):
-            params = [v for key in chunk for v in table.key_params(key)]
+            params = [self.sync_id, *(v for key in chunk for v in table.key_params(key))]
             for row in conn.execute(table.seen_sql(len(chunk)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
                 hashes, deletions = found.setdefault(key, (set(), set()))

@@ -164,7 +164,8 @@ class StreamTable:
             f"FROM {h_q} WHERE "
         )
         self._seen_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} WHERE '
+            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} '
+            'WHERE "sync_id" <> ? AND '
         )
         self._gone_select = (
             f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
@@ -319,7 +320,10 @@ class StreamTable:
         )
 
     def seen_sql(self, count: int) -> str:
-        """SELECT of every history version of ``count`` keys."""
+        """SELECT of the history versions of ``count`` keys written by other syncs.
+
+        Parameters: the current sync id, then the keys.
+        """
         return self._seen_select + key_condition(self._hist_key_columns, count)
 
     def gone_sql(self, count: int) -> str:
