@@ -23,7 +23,9 @@ if t.TYPE_CHECKING:
 EMAIL_PLACEHOLDER = "<email>"
 PHONE_PLACEHOLDER = "<phone>"
 
-_EMAIL = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+#: Local part: every character RFC 5322 allows unquoted ("atext" and dots), not just the usual
+#: ones, so that an address such as ``*@example.com`` or ``a#b@example.com`` is hidden whole.
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_CANDIDATE = re.compile(r"(?<![\w.+-])(?:\+|00)?\(?\d[\d\s().-]{5,}\d(?![\w-])")
 _DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}")
 _GROUP_SPLIT = re.compile(r"[\s().-]+")
