@@ -30,6 +30,15 @@ from benchmarks.common import (
 )
 
 MODULE_STREAMS = {"Leads": "leads", "Contacts": "contacts", "Deals": "deals"}
+#: Tap settings of the API-economy runs: the defaults, then without the calls that are not
+#: Get Records (the record count that picks the backfill method, the deleted records).
+ECONOMY_SETTINGS: dict[str, dict[str, Any]] = {
+    "default settings": {},
+    "include_deleted false, backfill_method rest": {
+        "include_deleted": False,
+        "backfill_method": "rest",
+    },
+}
 LATENCY_MS = 100
 
 
@@ -46,8 +55,8 @@ class TapResults:
     rss: dict[str, list[int]] = field(default_factory=dict)
     #: who -> CPU seconds (user + system) of each repetition.
     cpu: dict[str, list[float]] = field(default_factory=dict)
-    #: scenario -> {"calls": {...}, "credits": n, "minimum": n, "records": {...}}.
-    economy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: settings name -> scenario -> {"calls": {...}, "credits": n, "minimum": n, ...}.
+    economy: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: who -> {"seconds": [...], "requests": n, "latency_ms": n}.
     latency: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -130,7 +139,10 @@ def run(*, leads: int, contacts: int, deals: int, reps: int, latency_reps: int) 
             fields = [f for f in lead_schema["schema"]["properties"] if not f.startswith("_sdc_")]
 
             throughput(results, emu, config, leads_catalog, fields, reps)
-            economy(results, emu, config, all_catalog, work)
+            for name, extra in ECONOMY_SETTINGS.items():
+                settings = work / f"tap-config-{len(results.economy)}.json"
+                settings.write_text(json.dumps(emu.tap_config(**extra)))
+                results.economy[name] = economy(results, emu, settings, all_catalog, work, name)
             latency(results, emu, config, leads_catalog, fields, latency_reps)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -176,60 +188,64 @@ def throughput(
 
 
 def economy(
-    results: TapResults, emu: EmulatorProcess, config: Path, catalog: Path, work: Path
-) -> None:
+    results: TapResults,
+    emu: EmulatorProcess,
+    config: Path,
+    catalog: Path,
+    work: Path,
+    name: str,
+) -> dict[str, dict[str, Any]]:
     """Calls and credits of an initial sync, one with nothing changed and one with 1% changed."""
     state_path = work / "state.json"
+    state_path.unlink(missing_ok=True)
     sizes = results.sizes
+    out: dict[str, dict[str, Any]] = {}
 
-    def sync(name: str, state: Path | None) -> tuple[dict[str, int], dict[str, Any]]:
+    def sync(scenario: str, state: Path | None) -> tuple[dict[str, int], dict[str, Any]]:
         emu.reset_stats()
-        out = work / f"{name}.jsonl"
+        output = work / f"{scenario}.jsonl"
         run_process(
-            _tap_cmd(config, catalog, state), stdout=out, log_name=f"tap-economy-{name}"
-        ).check(f"tap ({name})")
+            _tap_cmd(config, catalog, state), stdout=output, log_name=f"tap-economy-{scenario}"
+        ).check(f"tap ({name}, {scenario})")
         stats = emu.stats()
-        counts, new_state = _read_output(out)
+        counts, new_state = _read_output(output)
         if new_state is not None:
             state_path.write_text(json.dumps(new_state))
         return counts, stats
 
-    log("Tap: API economy, initial sync")
+    def entry(stats: dict[str, Any], counts: dict[str, int], minimum: int, expected: int):
+        calls = _api_calls(stats)
+        return {
+            "calls": calls,
+            "get_records": sum(v for k, v in calls.items() if k.startswith("records:")),
+            "credits": stats["credits"],
+            "records": counts,
+            "minimum": minimum,
+            "expected_records": expected,
+        }
+
+    log(f"Tap: API economy ({name}), initial sync")
     counts, stats = sync("initial", None)
-    results.economy["initial"] = {
-        "calls": _api_calls(stats),
-        "credits": stats["credits"],
-        "records": counts,
-        "minimum": sum(max(1, math.ceil(n / 200)) for n in sizes.values()),
-        "expected_records": sum(sizes.values()),
-    }
-    log("Tap: API economy, nothing changed")
+    minimum = sum(max(1, math.ceil(n / 200)) for n in sizes.values())
+    out["initial"] = entry(stats, counts, minimum, sum(sizes.values()))
+    log(f"Tap: API economy ({name}), nothing changed")
     counts, stats = sync("unchanged", state_path)
-    results.economy["unchanged"] = {
-        "calls": _api_calls(stats),
-        "credits": stats["credits"],
-        "records": counts,
-        "minimum": len(sizes),
-        "expected_records": 0,
-    }
-    log("Tap: API economy, 1% changed")
+    out["unchanged"] = entry(stats, counts, len(sizes), 0)
+    log(f"Tap: API economy ({name}), 1% changed")
     changed = {module: max(1, n // 100) for module, n in sizes.items() if n}
     for module, count in changed.items():
         emu.mutate("edit", module=module, count=count)
     counts, stats = sync("changed", state_path)
-    results.economy["changed"] = {
-        "calls": _api_calls(stats),
-        "credits": stats["credits"],
-        "records": counts,
-        "minimum": sum(max(1, math.ceil(changed.get(m, 0) / 200)) for m in sizes),
-        "expected_records": sum(changed.values()),
-    }
-    for scenario, entry in results.economy.items():
-        got = sum(entry["records"].values())
-        if got != entry["expected_records"]:
+    minimum = sum(max(1, math.ceil(changed.get(m, 0) / 200)) for m in sizes)
+    out["changed"] = entry(stats, counts, minimum, sum(changed.values()))
+    for scenario, item in out.items():
+        got = sum(item["records"].values())
+        if got != item["expected_records"]:
             results.problems.append(
-                f"economy {scenario}: {got} records emitted, expected {entry['expected_records']}"
+                f"economy ({name}) {scenario}: {got} records emitted, "
+                f"expected {item['expected_records']}"
             )
+    return out
 
 
 def latency(
