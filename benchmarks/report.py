@@ -268,7 +268,7 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         for scenario, entry in scenarios.items():
             calls = sum(entry["calls"].values())
             detail = ", ".join(f"{k} {v}" for k, v in entry["calls"].items())
-            get_records = entry.get("get_records", calls)
+            get_records = sum(v for k, v in entry["calls"].items() if k.startswith("records:"))
             met = calls == entry["minimum"] and entry["credits"] == entry["minimum"]
             eco_rows.append(
                 [
