@@ -31,7 +31,6 @@ import collections
 import csv
 import dataclasses
 import datetime
-import email.utils
 import io
 import logging
 import tempfile
@@ -46,7 +45,13 @@ import requests
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant, to_header_value
-from tap_zohocrm.client import API_VERSION, RESTART_CODES, ZohoStream, response_payload
+from tap_zohocrm.client import (
+    API_VERSION,
+    RESTART_CODES,
+    ZohoStream,
+    answer_time,
+    response_payload,
+)
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, describe_zoho_error
 from tap_zohocrm.schema import REPLICATION_KEY
 
@@ -292,7 +297,7 @@ class BulkReadClient(ZohoStream):
     @override
     def validate_response(self, response: requests.Response) -> None:
         if self.first_answer_at is None:
-            self.first_answer_at = _answer_time(response)
+            self.first_answer_at = answer_time(response)
         # The base class treats 400 EXPIRED_VALUE as the end of a Get Records token chain;
         # here it means an expired download (or job), which is an error.
         if response.status_code == HTTPStatus.BAD_REQUEST:
@@ -540,17 +545,6 @@ class BulkReadClient(ZohoStream):
         parts = [f"{self.calls[k]} {label}" for k, label in labels.items() if self.calls[k]]
         total = sum(self.calls.values())
         return f"{total} API calls ({', '.join(parts) or 'none'}), {self.credits} credits spent"
-
-
-def _answer_time(response: requests.Response) -> datetime.datetime:
-    """Zoho's clock when it answered (the ``Date`` header), else the local clock, in UTC."""
-    value = response.headers.get("Date")
-    if value:
-        try:
-            return email.utils.parsedate_to_datetime(value).astimezone(datetime.timezone.utc)
-        except (TypeError, ValueError):
-            pass
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 def _job_result(job_id: str, job: Mapping[str, t.Any]) -> JobResult:

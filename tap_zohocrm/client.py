@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import email.utils
 import logging
 import random
 import typing as t
@@ -29,7 +31,7 @@ if t.TYPE_CHECKING:
 
     from tap_zohocrm.tap import TapZohoCRM
 
-__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream"]
+__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream", "answer_time"]
 
 API_VERSION = "v8"
 
@@ -68,6 +70,21 @@ def response_payload(response: requests.Response) -> t.Any:
                 payload = None
         cache[_PAYLOAD] = payload
     return cache[_PAYLOAD]
+
+
+def answer_time(response: requests.Response) -> datetime.datetime:
+    """Zoho's clock when it answered (the ``Date`` header), else the local clock, in UTC.
+
+    Both to the second, like the header: where a first sync's deletion listing starts is
+    Zoho's time, not the local machine's (see :mod:`tap_zohocrm.deletions`).
+    """
+    value = response.headers.get("Date")
+    if value:
+        try:
+            return email.utils.parsedate_to_datetime(value).astimezone(datetime.timezone.utc)
+        except (TypeError, ValueError):
+            pass
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 def is_restart(response: requests.Response) -> bool:
@@ -448,12 +465,8 @@ def _retry_after_seconds(exception: BaseException | None) -> float | None:
     except ValueError:
         pass
     try:
-        from email.utils import parsedate_to_datetime
-
-        import pendulum
-
-        when = parsedate_to_datetime(value)
-        return max(0.0, (when - pendulum.now("UTC")).total_seconds())
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
     except (TypeError, ValueError):
         return None
 

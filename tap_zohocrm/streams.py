@@ -13,7 +13,6 @@ of the ``modules`` setting are instances of it. One stream run reads, in this or
 from __future__ import annotations
 
 import datetime
-import email.utils
 import re
 import typing as t
 
@@ -26,7 +25,7 @@ from typing_extensions import override
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant, to_header_value
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
-from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream
+from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream, answer_time
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
     DELETED_SYNCED_AT,
@@ -72,17 +71,6 @@ def stream_name_for(module: str) -> str:
     """
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module)
     return re.sub(r"_+", "_", name).lower()
-
-
-def _response_time(response: requests.Response) -> datetime.datetime:
-    """Zoho's clock when it answered (the ``Date`` header), else the local clock."""
-    value = response.headers.get("Date")
-    if value:
-        try:
-            return email.utils.parsedate_to_datetime(value).astimezone(_UTC)
-        except (TypeError, ValueError):
-            pass
-    return datetime.datetime.now(_UTC)
 
 
 class FieldsMetadataStream(ZohoStream):
@@ -357,7 +345,7 @@ class ZohoModuleStream(ZohoStream):
         if self._server_time is None:
             # When this run's first call was answered, by Zoho's clock: where a first sync's
             # deletion listing starts (deletions.py).
-            self._server_time = _response_time(response)
+            self._server_time = answer_time(response)
         if self._deletion_state is not None:
             self._note_deletion_start()
         super().validate_response(response)
