@@ -10,6 +10,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -61,6 +62,12 @@ def log(message: str) -> None:
     """Print a progress line (stderr, so that the table on stdout stays clean)."""
     stamp = time.strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+
+def bench_tmp(prefix: str) -> Path:
+    """A new scratch folder under ``.bench/`` (the caller removes it)."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=BENCH_DIR))
 
 
 def bench_path(*parts: str) -> Path:

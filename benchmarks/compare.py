@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from benchmarks import workload
-from benchmarks.common import BENCH_DIR, PYTHON, ROOT, VENV_BIN, run_process
+from benchmarks.common import PYTHON, ROOT, VENV_BIN, bench_tmp, run_process
 from benchmarks.target_bench import SCENARIOS
 
 
@@ -36,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.records
     files = {variant: workload.workload(n, variant) for _, variant in SCENARIOS}
-    work = Path(tempfile.mkdtemp(prefix="compare-", dir=BENCH_DIR))
+    work = bench_tmp("compare-")
 
     def commands(database: Path) -> dict[str, list[str]]:
         config = database.with_suffix(".json")

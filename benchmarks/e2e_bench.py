@@ -20,7 +20,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from benchmarks.common import (
     EmulatorProcess,
     bench_env,
     bench_path,
+    bench_tmp,
     log,
     run_process,
 )
@@ -246,7 +246,7 @@ def run(*, per_module: int, reps: int) -> E2EResults:
     with EmulatorProcess(*sizes, log_name="emulator-e2e") as emu:
         best_initial = best_unchanged = float("inf")
         for rep in range(reps):
-            tmp = Path(tempfile.mkdtemp(prefix="e2e-", dir=BENCH_DIR))
+            tmp = bench_tmp("e2e-")
             try:
                 env = _env(tmp, emu.url)
                 log(f"E2E: meltano run (initial), repetition {rep + 1}/{reps}")
@@ -270,7 +270,7 @@ def run(*, per_module: int, reps: int) -> E2EResults:
                     best_unchanged, results.phases_unchanged = seconds, phases
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix="e2e-standalone-", dir=BENCH_DIR))
+        tmp = bench_tmp("e2e-standalone-")
         try:
             results.standalone = standalone(emu, tmp, reps)
         finally:

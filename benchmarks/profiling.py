@@ -11,18 +11,17 @@ from __future__ import annotations
 import json
 import pstats
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import workload
 from benchmarks.common import (
-    BENCH_DIR,
     PYTHON,
     ROOT,
     VENV_BIN,
     EmulatorProcess,
     bench_path,
+    bench_tmp,
     log,
     run_process,
 )
@@ -128,7 +127,7 @@ def summarise(name: str, command: str, path: Path, top: int = 15) -> ProfileSumm
 
 def profile_target(records: int) -> list[ProfileSummary]:
     """Profile target-sqlite-audit: initial load, then the 10% changed run, of ``records``."""
-    work = Path(tempfile.mkdtemp(prefix="profile-target-", dir=BENCH_DIR))
+    work = bench_tmp("profile-target-")
     summaries = []
     try:
         config = work / "config.json"
@@ -157,7 +156,7 @@ def profile_target(records: int) -> list[ProfileSummary]:
 
 def profile_tap(leads: int) -> list[ProfileSummary]:
     """Profile tap-zohocrm syncing ``leads`` leads from the emulator (no latency)."""
-    work = Path(tempfile.mkdtemp(prefix="profile-tap-", dir=BENCH_DIR))
+    work = bench_tmp("profile-tap-")
     try:
         args = ["--leads", str(leads), "--contacts", "0", "--deals", "0"]
         with EmulatorProcess(*args, log_name="emulator-profile") as emu:

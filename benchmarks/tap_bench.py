@@ -13,18 +13,17 @@ import copy
 import json
 import math
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    BENCH_DIR,
     PYTHON,
     ROOT,
     VENV_BIN,
     EmulatorProcess,
     ProcResult,
+    bench_tmp,
     log,
     run_process,
 )
@@ -117,7 +116,7 @@ def run(*, leads: int, contacts: int, deals: int, reps: int, latency_reps: int) 
     """
     sizes = {"Leads": leads, "Contacts": contacts, "Deals": deals}
     results = TapResults(leads=leads, sizes=sizes, reps=reps)
-    work = Path(tempfile.mkdtemp(prefix="tap-", dir=BENCH_DIR))
+    work = bench_tmp("tap-")
     args = ["--leads", str(leads), "--contacts", str(contacts), "--deals", str(deals)]
     try:
         with EmulatorProcess(*args, log_name="emulator-tap") as emu:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from benchmarks.common import (
     ROOT,
     VENV_BIN,
     ProcResult,
+    bench_tmp,
     log,
     run_process,
 )
@@ -182,7 +182,7 @@ def run(
         The results.
     """
     results = TargetResults(records=records, reps=reps, changed=workload.changed_count(records))
-    work = Path(tempfile.mkdtemp(prefix="target-", dir=BENCH_DIR))
+    work = bench_tmp("target-")
     try:
         log(f"Target: workloads of {records:,} records")
         for _, variant in SCENARIOS:
