@@ -31,7 +31,7 @@ if t.TYPE_CHECKING:
 
     from tap_zohocrm.tap import TapZohoCRM
 
-__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream", "answer_time"]
+__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream", "answer_time", "page_info"]
 
 API_VERSION = "v8"
 
@@ -70,6 +70,20 @@ def response_payload(response: requests.Response) -> t.Any:
                 payload = None
         cache[_PAYLOAD] = payload
     return cache[_PAYLOAD]
+
+
+def page_info(response: requests.Response) -> dict[str, t.Any]:
+    """The ``info`` object of a listing response (``more_records``, ``next_page_token``).
+
+    Args:
+        response: A Zoho response.
+
+    Returns:
+        ``info``, or an empty dict when the body has none (204, 304, errors).
+    """
+    payload = response_payload(response)
+    info = payload.get("info") if isinstance(payload, dict) else None
+    return info if isinstance(info, dict) else {}
 
 
 def answer_time(response: requests.Response) -> datetime.datetime:
@@ -141,9 +155,7 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
     def has_more(self, response: requests.Response) -> bool:
         if is_restart(response):
             return True
-        payload = response_payload(response)
-        info = payload.get("info") if isinstance(payload, dict) else None
-        return bool(isinstance(info, dict) and info.get("more_records"))
+        return bool(page_info(response).get("more_records"))
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
@@ -154,9 +166,7 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
     def get_next(self, response: requests.Response) -> ZohoPage | None:
         current = self.current_value
         if not is_restart(response):
-            payload = response_payload(response)
-            info = payload.get("info") or {}
-            token = info.get("next_page_token")
+            token = page_info(response).get("next_page_token")
             if token:
                 return dataclasses.replace(current, page_token=str(token))
             self._logger.warning(

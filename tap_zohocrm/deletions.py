@@ -30,7 +30,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant, to_header_value
-from tap_zohocrm.client import ZohoStream, response_payload
+from tap_zohocrm.client import ZohoStream, page_info, response_payload
 from tap_zohocrm.errors import describe_zoho_error
 
 if t.TYPE_CHECKING:
@@ -68,9 +68,7 @@ class _DeletedPaginator(PageNumberPaginator):
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        payload = response_payload(response)
-        info = payload.get("info") if isinstance(payload, dict) else None
-        return bool(isinstance(info, dict) and info.get("more_records"))
+        return bool(page_info(response).get("more_records"))
 
 
 class DeletedRecordsReader(ZohoStream):

@@ -34,7 +34,7 @@ import typing as t
 from http import HTTPStatus
 
 from tap_zohocrm.chunks import PartsPool, batched
-from tap_zohocrm.client import is_restart, response_payload
+from tap_zohocrm.client import is_restart, page_info
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
@@ -191,11 +191,9 @@ class ChunkedReader:
         }:
             chain.open, chain.token = False, None
             return []
-        payload = response_payload(response)
-        info = payload.get("info") if isinstance(payload, dict) else None
-        token = info.get("next_page_token") if isinstance(info, dict) else None
-        more = bool(isinstance(info, dict) and info.get("more_records"))
-        chain.token = str(token) if (more and token) else None
+        info = page_info(response)
+        token = info.get("next_page_token")
+        chain.token = str(token) if (info.get("more_records") and token) else None
         chain.open = chain.token is not None
         return self.stream.raw_records(response)
 
