@@ -16,7 +16,7 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
@@ -31,7 +31,15 @@ if t.TYPE_CHECKING:
 
     from tap_zohocrm.tap import TapZohoCRM
 
-__all__ = ["API_VERSION", "ZohoPage", "ZohoPaginator", "ZohoStream", "answer_time", "page_info"]
+__all__ = [
+    "API_VERSION",
+    "SettingsReader",
+    "ZohoPage",
+    "ZohoPaginator",
+    "ZohoStream",
+    "answer_time",
+    "page_info",
+]
 
 API_VERSION = "v8"
 
@@ -461,6 +469,30 @@ class ZohoStream(RESTStream[ZohoPage]):
         if self.credits_remaining is None:
             return ""
         return f"; {self.credits_remaining} credits left in Zoho's 24-hour budget"
+
+
+class SettingsReader(ZohoStream):
+    """A one-call ``/settings/...`` endpoint the tap reads for itself; never synced.
+
+    Subclasses set ``name``, ``path``, ``required_scope`` and ``records_key``, and override
+    ``get_url_params`` when the endpoint takes parameters.
+    """
+
+    def __init__(self, tap: TapZohoCRM) -> None:
+        """Create the reader.
+
+        Args:
+            tap: The tap.
+        """
+        super().__init__(tap, schema={"type": "object", "properties": {}})
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return {}
+
+    @override
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()
 
 
 def _retry_after_seconds(exception: BaseException | None) -> float | None:

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.pagination import SinglePagePaginator
-from typing_extensions import override
-
-from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.client import SettingsReader
 from tap_zohocrm.errors import ZohoConfigError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from singer_sdk.helpers.types import Context
-    from singer_sdk.pagination import BaseAPIPaginator
-
-    from tap_zohocrm.tap import TapZohoCRM
-
 __all__ = ["ModulesMetadataReader", "resolve_modules"]
 
 
-class ModulesMetadataReader(ZohoStream):
+class ModulesMetadataReader(SettingsReader):
     """Reads ``/settings/modules`` (one call); used by the tap, never synced."""
 
     name = "_zoho_settings_modules"
@@ -35,22 +27,6 @@ class ModulesMetadataReader(ZohoStream):
     required_scope = "ZohoCRM.settings.modules.READ"
     records_key = "modules"
     what = "the module list"
-
-    def __init__(self, tap: TapZohoCRM) -> None:
-        """Create the reader.
-
-        Args:
-            tap: The tap.
-        """
-        super().__init__(tap, schema={"type": "object", "properties": {}})
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {}
-
-    @override
-    def get_new_paginator(self) -> BaseAPIPaginator:
-        return SinglePagePaginator()
 
     def fetch(self) -> list[dict[str, t.Any]]:
         """The org's modules (one API call)."""

@@ -18,14 +18,13 @@ import typing as t
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant, to_header_value
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
-from tap_zohocrm.client import ZohoPage, ZohoPaginator, ZohoStream, answer_time
+from tap_zohocrm.client import SettingsReader, ZohoPage, ZohoPaginator, ZohoStream, answer_time
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
     DELETED_SYNCED_AT,
@@ -42,7 +41,6 @@ if t.TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context, Record
-    from singer_sdk.pagination import BaseAPIPaginator
     from singer_sdk.streams.rest import PageContext
 
     from tap_zohocrm.tap import TapZohoCRM
@@ -73,7 +71,7 @@ def stream_name_for(module: str) -> str:
     return re.sub(r"_+", "_", name).lower()
 
 
-class FieldsMetadataStream(ZohoStream):
+class FieldsMetadataStream(SettingsReader):
     """Reads ``/settings/fields?module=...``; used by the tap to build schemas, never synced."""
 
     name = "_zoho_settings_fields"
@@ -81,22 +79,10 @@ class FieldsMetadataStream(ZohoStream):
     required_scope = "ZohoCRM.settings.fields.READ"
     records_key = "fields"
 
-    def __init__(self, tap: TapZohoCRM) -> None:
-        """Create the reader.
-
-        Args:
-            tap: The tap.
-        """
-        super().__init__(tap, schema={"type": "object", "properties": {}})
-
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         assert context is not None
         return {"module": context["module"]}
-
-    @override
-    def get_new_paginator(self) -> BaseAPIPaginator:
-        return SinglePagePaginator()
 
     def fetch(self, module: str) -> list[dict[str, t.Any]]:
         """The field metadata of one module (one API call).
