@@ -492,6 +492,12 @@ def build(results: dict[str, Any]) -> tuple[str, str]:
         "",
         f"Command: `{results.get('command', 'make bench')}`",
         "",
+        "How to run: `make bench` (about 10-15 minutes; installs the peers into `.bench/peers`, "
+        "the Meltano plugins into `.bench/meltano`, writes the workloads to `.bench/data`); "
+        '`make bench BENCH_ARGS="--quick"` for small workloads, `--only target|tap|e2e|profile` '
+        "for some sections (the others keep their last figures), `.venv/bin/python -m "
+        "benchmarks.compare` for an A/B of the target with a patch applied.",
+        "",
         "Machine: "
         + ", ".join(
             [
