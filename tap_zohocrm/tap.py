@@ -72,7 +72,8 @@ class ZohoSingerWriter(SingerWriter):
 
     simplejson was, after the SDK's per-record schema walks, the largest per-record cost of a
     sync. Every message is still written as a whole line and flushed at once, like the SDK
-    does, so a killed run never leaves half a line for the target.
+    does, so a killed run never leaves half a line for the target. (The SDK's own fast writer,
+    ``singer_sdk.contrib.msgspec``, needs msgspec; orjson is already a dependency.)
     """
 
     @override
