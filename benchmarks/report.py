@@ -295,6 +295,8 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         wall = _best(entry["seconds"])
         first = entry["startup"][entry["seconds"].index(wall)]
         floor = entry["requests"] * entry["latency_ms"] / 1000
+        # The same run without latency (throughput section): what the latency added.
+        added = (wall - seconds[who]) / floor
         lat_rows.append(
             [
                 "tap-zohocrm" if who == "tap" else "bare requests loop",
@@ -302,7 +304,8 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 f"{floor:.1f} s",
                 f"{wall:.2f} s",
                 ratio_text(wall / floor),
-                f"{wall - floor:.2f} s",
+                f"{seconds[who]:.2f} s",
+                ratio_text(added),
                 f"{first:.2f} s",
             ]
         )
@@ -310,8 +313,8 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             verdicts.append(
                 {
                     "goal": "tap wall time within 10% of requests x 100 ms",
-                    "figure": f"{wall / floor:.2f}x ({wall:.2f} s for {floor:.1f} s of latency; "
-                    f"{(wall - first) / floor:.2f}x after start-up)",
+                    "figure": f"{wall / floor:.2f}x ({wall:.2f} s for {floor:.1f} s of latency); "
+                    f"the latency added {added:.2f}x requests x 100 ms to the run without it",
                     "met": wall / floor <= LATENCY_GOAL,
                 }
             )
@@ -347,6 +350,12 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "",
         "#### With 100 ms latency per request (leads only)",
         "",
+        "Every request waits 100 ms in the emulator before it is answered. Paging is "
+        "sequential (each page token comes from the previous answer), so each request also "
+        "costs the emulator's time to build a page (~30 ms for 200 fifty-field records, "
+        "the bulk of the run without latency) and the client's own work; the last column "
+        "shows what the latency added compared with the same run without it.",
+        "",
         markdown_table(
             [
                 "",
@@ -354,7 +363,8 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 "requests x latency",
                 "wall time",
                 "wall / (requests x latency)",
-                "overhead",
+                "wall time without latency",
+                "(wall - wall without latency) / (requests x latency)",
                 "time to first output",
             ],
             lat_rows,
