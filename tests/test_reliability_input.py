@@ -367,17 +367,6 @@ def test_a_boolean_in_an_untyped_column_comes_back_as_a_boolean(audit):
     assert type(audit.scalar('SELECT v FROM "s"')) is bool
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target: a record that changes back to an earlier version in a later sync is taken for "
-        "a replay and skipped, so the current table keeps the intermediate value; documented "
-        "for a replication key that does not move, but it also hits streams without a "
-        "replication key (full-table streams, where every sync re-sends every record); a fix "
-        "changes the exactly-once replay rules (decisions.replayed_version), left to the "
-        "target's owner"
-    ),
-)
 def test_a_full_table_record_that_changes_back_is_current_again(audit):
     schema = audit.schema("s", {"id": "string", "status": "string"})
     for status in ("open", "closed", "open"):  # three nightly syncs of a full-table stream
