@@ -16,6 +16,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.metrics import METRICS_LOGGER_NAME
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
@@ -146,6 +147,11 @@ class TargetSqliteAudit(Target):
         # One SQLite connection, one writer: sinks are drained one after another.
         self.max_parallelism = 1
         self.logger.addFilter(_without_sink_setup_noise)
+        if self.redact_pii:
+            # singer-sdk's METRIC lines carry stream names (free text) in their tags.
+            metrics_logger = logging.getLogger(METRICS_LOGGER_NAME)
+            if _redacting_filter not in metrics_logger.filters:
+                metrics_logger.addFilter(_redacting_filter)
         if isinstance(self.message_reader, AuditReader):
             self.message_reader.listener = self
             reader = self.message_reader
@@ -566,6 +572,19 @@ class TargetSqliteAudit(Target):
             pending, self._pending_signal = self._pending_signal, None
             if pending is not None and not self._defer_depth and not drop:
                 self._handle_termination(pending, None)
+
+
+def _redacting_filter(record: logging.LogRecord) -> bool:
+    """Logging filter: redact e-mail addresses and phone numbers in a log line.
+
+    Returns:
+        Always True (the line is kept, redacted).
+    """
+    message = record.getMessage()
+    redacted = redact(message)
+    if redacted != message:
+        record.msg, record.args = redacted, None
+    return True
 
 
 def _without_sink_setup_noise(record: logging.LogRecord) -> bool:

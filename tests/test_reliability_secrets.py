@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,14 +215,6 @@ def test_summary_log_and_report_redact_by_default(tmp_path):
     assert stored.count("ann.lee@example.com +1 (415) 555-0100") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target: singer-sdk's METRIC log lines (INFO) carry the stream name in their tags and "
-        "are not redacted; only the summary, the target's own log lines and the report are; "
-        "left to the target's owner (a redacting filter on the SDK's metrics logger)"
-    ),
-)
 def test_metric_log_lines_redact_stream_names(tmp_path):
     result = failing_sync_with_personal_data(tmp_path, redact_pii=None)
     metrics = [line for line in result.stderr.decode().splitlines() if "METRIC: " in line]
