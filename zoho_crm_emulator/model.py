@@ -22,6 +22,8 @@ class Record:
         modified: Modified_Time as epoch seconds.
         converted_at: Converted_Date_Time of a converted lead, else None.
         overrides: Values written by mutations, shadowing the generated ones.
+        rendered: The store's memo of every rendered field value (``Store.values``), filled
+            on first render and cleared by every mutation of the record; None when unset.
     """
 
     id: str
@@ -30,6 +32,7 @@ class Record:
     modified: int
     converted_at: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    rendered: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -65,6 +65,9 @@ _CONVERTED_COPY = {
     "Country": "Mailing_Country",
 }
 _CACHE_SIZE = 32
+#: Key under which a memoized values dict (``Record.rendered``) records its time zone; no
+#: field API name starts with a space, so it never shows in a response.
+_MEMO_TZ = " tz"
 
 
 class MutationError(ValueError):
@@ -109,6 +112,7 @@ class Store:
         self._newest = org.newest
         self._rng = random.Random(f"{config.seed}:mutations")
         self._cache: OrderedDict[tuple[Any, ...], list[Record]] = OrderedDict()
+        self._layouts: dict[str, tuple[list[str], bool]] = {}
 
     # --- Lookup ---------------------------------------------------------------------
 
@@ -162,19 +166,48 @@ class Store:
         Returns:
             The record as JSON-ready dict.
         """
-        values = self.values(module, record)
-        names = [f.api_name for f in module.fields] if fields is None else fields
+        with self.lock:
+            values = self._memo_values(module, record)
+        all_names, currency = self._layout(module)
+        names = all_names if fields is None else fields
+        get = values.get
         out: dict[str, Any] = {"id": record.id}
         for name in names:
             if name != "id":
-                out[name] = values.get(name)
+                out[name] = get(name)
         out["$approved"] = True
         out["$editable"] = True
-        if any(f.data_type == "currency" for f in module.fields):
+        if currency:
             out["$currency_symbol"] = "$"
         if module.api_name == "Leads":
             out["$converted"] = record.converted_at is not None
         return out
+
+    def _memo_values(self, module: ModuleDef, record: Record) -> dict[str, Any]:
+        """Return ``values`` of a live record, memoized on the record (call under the lock).
+
+        Every mutation that touches a record clears ``record.rendered``; the memo also
+        remembers the time zone it was rendered in. Callers must not modify the result.
+        """
+        memo = record.rendered
+        tz = self.config.timezone
+        if memo is not None and memo.get(_MEMO_TZ) == tz:
+            return memo
+        memo = self.values(module, record)
+        memo[_MEMO_TZ] = tz
+        record.rendered = memo
+        return memo
+
+    def _layout(self, module: ModuleDef) -> tuple[list[str], bool]:
+        """Return a module's field names in order and whether it has a currency field."""
+        layout = self._layouts.get(module.api_name)
+        if layout is None:
+            layout = (
+                [f.api_name for f in module.fields],
+                any(f.data_type == "currency" for f in module.fields),
+            )
+            self._layouts[module.api_name] = layout
+        return layout
 
     def render_deletion(self, deletion: Deletion) -> dict[str, Any]:
         """Render a deleted-record entry as ``/{Module}/deleted`` does."""
@@ -405,6 +438,7 @@ class Store:
                     record.overrides[f.api_name] = self._different(definition, f, record, current)
             record.overrides["Modified_By"] = dict(API_USER)
             record.modified = self._next_ts()
+            record.rendered = None
             changed.append(record.id)
         return changed
 
@@ -435,6 +469,7 @@ class Store:
             record = self._new_record(state)
             if values:
                 record.overrides.update(values)
+            record.rendered = None
             created.append(record.id)
         return created
 
@@ -472,6 +507,7 @@ class Store:
                 )
             )
             del state.records[record.id]
+            record.rendered = None
             deleted.append(record.id)
         return deleted
 
@@ -488,9 +524,11 @@ class Store:
             lead.converted_at = ts
             lead.modified = ts
             lead.overrides["Modified_By"] = dict(API_USER)
+            lead.rendered = None
             contact = self._new_record(contacts)
             for source, target in _CONVERTED_COPY.items():
                 contact.overrides[target] = values.get(source)
+            contact.rendered = None
             converted.append(lead.id)
         if converted:
             contacts.version += 1
@@ -516,5 +554,6 @@ class Store:
             for f in formulas:
                 old = values.get(f.api_name)
                 record.overrides[f.api_name] = round((old or 0.0) + float(delta), 2)
+            record.rendered = None
             changed.append(record.id)
         return changed
