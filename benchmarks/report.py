@@ -434,6 +434,55 @@ def e2e_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 # -- profiles ----------------------------------------------------------------------------------
 
 
+def bulk_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Backfill of one module by Get Records and by Bulk Read (issue 7)."""
+    runs = data["runs"]
+    rows = []
+    for method, run in runs.items():
+        calls = sum(n for key, n in run["calls"].items() if key != "oauth_token")
+        rows.append(
+            [
+                "Get Records (REST)" if method == "rest" else "Bulk Read",
+                f"{run['records']:,}",
+                f"{run['credits']:,}",
+                f"{calls:,}",
+                f"{run['seconds']:.1f} s",
+                f"{run['max_rss'] / 2**20:.0f} MB",
+            ]
+        )
+    rest, bulk = runs.get("rest"), runs.get("bulk")
+    identical = bool(data.get("identical_records")) and bool(data.get("identical_bookmark"))
+    verdicts = []
+    if rest and bulk:
+        ratio = bulk["credits"] / rest["credits"] if rest["credits"] else 0.0
+        verdicts.append(
+            {
+                "goal": "Bulk Read backfill: fewer credits than Get Records, identical records "
+                "and bookmark",
+                "figure": f"{bulk['credits']:,} vs {rest['credits']:,} credits ({ratio:.2f}x), "
+                f"records {'identical' if identical else 'DIFFERENT'}",
+                "met": identical and bulk["credits"] < rest["credits"],
+            }
+        )
+    text = "\n".join(
+        [
+            f"### Bulk Read backfill: {data['leads']:,} leads, {data['latency_ms']:.0f} ms "
+            "latency per call",
+            "",
+            "The same module backfilled by each method from the same emulator data (a Bulk "
+            f"Read job takes {data['bulk_job_seconds']:.0f} s in the emulator, "
+            f"{data['bulk_page_size']:,} records per job). Records and final bookmark "
+            f"identical: {'yes' if identical else 'NO'}.",
+            "",
+            markdown_table(
+                ["backfill", "records", "credits", "API calls", "wall time", "peak RSS"], rows
+            ),
+            "",
+        ]
+    )
+    return text, verdicts
+
+
 def profile_section(profiles: list[dict[str, Any]]) -> str:
     """Markdown of the profile digests."""
     parts = []
@@ -485,6 +534,7 @@ def build(results: dict[str, Any]) -> tuple[str, str]:
     for key, title, builder in (
         ("target", "target", target_section),
         ("tap", "tap", tap_section),
+        ("bulk", "bulk read backfill", bulk_section),
         ("e2e", "end to end", e2e_section),
     ):
         section = results.get(key)
@@ -510,9 +560,10 @@ def build(results: dict[str, Any]) -> tuple[str, str]:
         "",
         "How to run: `make bench` (about 10-15 minutes; installs the peers into `.bench/peers`, "
         "the Meltano plugins into `.bench/meltano`, writes the workloads to `.bench/data`); "
-        '`make bench BENCH_ARGS="--quick"` for small workloads, `--only target|tap|e2e|profile` '
-        "for some sections (the others keep their last figures), `.venv/bin/python -m "
-        "benchmarks.compare` for an A/B of the target with a patch applied.",
+        '`make bench BENCH_ARGS="--quick"` for small workloads, '
+        "`--only target|tap|bulk|e2e|profile` for some sections (the others keep their last "
+        "figures), `.venv/bin/python -m benchmarks.compare` for an A/B of the target with a "
+        "patch applied.",
         "",
         "Machine: "
         + ", ".join(

@@ -1,11 +1,12 @@
 """Run the benchmarks and (re)write BENCHMARKS.md: ``make bench`` or ``python -m benchmarks.run``.
 
 Sections: ``target`` (target-sqlite-audit vs the minimal loader and PyPI peers, memory),
-``tap`` (tap-zohocrm vs a bare requests loop, API economy, latency), ``e2e`` (``meltano run``)
-and ``profile`` (cProfile of the target and the tap). ``--only`` runs some of them; the others
-keep their last saved figures (``.bench/results.json``), each section stating when and how it
-was measured. ``--quick`` uses small workloads for trying things out; the figures in
-BENCHMARKS.md are meant to come from a full run.
+``tap`` (tap-zohocrm vs a bare requests loop, API economy, latency), ``bulk`` (a backfill of
+the same module by Get Records and by Bulk Read: credits, wall time, identical output),
+``e2e`` (``meltano run``) and ``profile`` (cProfile of the target and the tap). ``--only``
+runs some of them; the others keep their last saved figures (``.bench/results.json``), each
+section stating when and how it was measured. ``--quick`` uses small workloads for trying
+things out; the figures in BENCHMARKS.md are meant to come from a full run.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import e2e_bench, profiling, report, tap_bench, target_bench
+from benchmarks import bulk_backfill, e2e_bench, profiling, report, tap_bench, target_bench
 from benchmarks.common import BENCH_DIR, git_commit, log, machine
 
 RESULTS = BENCH_DIR / "results.json"
-SECTIONS = ("target", "tap", "e2e", "profile")
+SECTIONS = ("target", "tap", "bulk", "e2e", "profile")
 
 FULL = {
     "target_records": 100_000,
@@ -34,6 +35,8 @@ FULL = {
     "tap_contacts": 2_000,
     "tap_deals": 1_000,
     "latency_reps": 2,
+    "bulk_leads": 100_000,
+    "bulk_latency_ms": 20,
     "e2e_per_module": 10_000,
     "e2e_reps": 3,
     "profile_target_records": 100_000,
@@ -49,6 +52,8 @@ QUICK = {
     "tap_contacts": 400,
     "tap_deals": 200,
     "latency_reps": 1,
+    "bulk_leads": 5_000,
+    "bulk_latency_ms": 20,
     "e2e_per_module": 2_000,
     "e2e_reps": 1,
     "profile_target_records": 10_000,
@@ -154,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                 latency_reps=settings["latency_reps"],
             )
             results["tap"] = {"meta": meta, "data": _plain(data_tap)}
+            _save(results)
+        if "bulk" in chosen:
+            data_bulk = bulk_backfill.compare(
+                settings["bulk_leads"], latency_ms=settings["bulk_latency_ms"]
+            )
+            results["bulk"] = {"meta": meta, "data": _plain(data_bulk)}
             _save(results)
         if "e2e" in chosen:
             data_e2e = e2e_bench.run(
