@@ -14,7 +14,9 @@ bookmark (see :data:`DELETED_BOOKMARK` and :data:`DELETED_SYNCED_AT`). Where the
   record a target may hold was read at or before it;
 - neither (a first sync): deletions after the moment the first Get Records call of this run
   was answered (Zoho's ``Date`` header, less one second). Records deleted before the sync were
-  never read, so no target holds them; ghosts of them would only add rows of nothing.
+  never read, so no target holds them; ghosts of them would only add rows of nothing. A first
+  sync therefore makes no call: it stores that instant as its deletion bookmark, and the next
+  sync lists the deletions made since (during the first sync included).
 
 Zoho keeps recycle-bin entries 60 days (permanent deletions 120): a sync that last ran longer
 ago than that may have missed deletions, and the stream says so.

@@ -590,6 +590,10 @@ class ZohoModuleStream(ZohoStream):
         self._server_time = None
         self._records_emitted = 0
         deletions = self.deletions_enabled()
+        # A first sync (no deletion bookmark, no records bookmark): nothing read before, so
+        # nothing to delete downstream; deletions made during it come after its deletion
+        # start and are read by the next sync. No /deleted call then (deletions.py).
+        first_sync = not state.get(DELETED_BOOKMARK) and not stored
         self._stored_bookmark = stored
         self._deletion_state = state if deletions else None
         if deletions:
@@ -620,7 +624,7 @@ class ZohoModuleStream(ZohoStream):
         deleted_calls = deleted_credits = 0
         if deletions:
             reader = DeletedRecordsReader(self.zoho_tap, self.module)
-            yield from self._deletion_records(reader, state, stored)
+            yield from self._deletion_records(reader, state, stored, first_sync=first_sync)
             deleted_calls, deleted_credits = reader.api_calls, reader.api_credits
         self.log_usage(
             records=records,
@@ -637,19 +641,24 @@ class ZohoModuleStream(ZohoStream):
         reader: DeletedRecordsReader,
         state: dict[str, t.Any],
         stored: str | None,
+        *,
+        first_sync: bool = False,
     ) -> Iterator[dict[str, t.Any]]:
         """The deletions since the last sync, oldest first, as ``_sdc_deleted_at`` records.
 
         Every selected property is present (``null``), like every record of the stream, so
         that stream maps written for the stream's records (``md5(Email) if Email else None``)
         work on deletions too; the audit target keeps the last known values.
+
+        On a first sync nothing is read: only the deletion bookmark (this run's start) and
+        ``deleted_synced_at`` are stored, and the next sync lists deletions from there.
         """
         since = deletions_start(
             state,
             records_bookmark=stored,
             run_started=self._server_time or datetime.datetime.now(_UTC),
         )
-        entries = reader.read(since)
+        entries = [] if first_sync else reader.read(since)
         if reader.page_limit_hit:
             self.logger.warning(
                 "Zoho stopped listing the deleted %s records at its page limit; %d deletions "

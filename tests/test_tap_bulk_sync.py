@@ -200,9 +200,10 @@ def test_changes_after_the_snapshot_arrive_over_rest_in_the_same_sync(
             changed.extend(emu.mutate("convert", count=1))
             changed.extend(emu.mutate("create", module="Leads", count=2))
         else:
-            # After the last job's snapshot, exported records are deleted: the same sync
-            # reports the deletions. (A deletion *between* jobs would shift the next job's
-            # offset page: a documented limit of Zoho's paging.)
+            # After the last job's snapshot, exported records are deleted: the next sync
+            # reports the deletions (a first sync reads none; its deletion start is before
+            # the snapshot). (A deletion *between* jobs would shift the next job's offset
+            # page: a documented limit of Zoho's paging.)
             deleted.extend(emu.mutate("delete", module="Leads", ids=first_ids_of(emu)[5:7]))
         return answer
 
@@ -215,8 +216,11 @@ def test_changes_after_the_snapshot_arrive_over_rest_in_the_same_sync(
     truth = emu.records("Leads")
     emitted = by_id(run.records("leads"))
     assert len(deleted) == 2
+    # A first sync makes no deletion call: the records deleted after the snapshot arrive
+    # live (as exported), and as deletions in the next sync.
+    assert not any(key.startswith("deleted:") for key in emu.stats()["calls"])
     for record_id in deleted:
-        assert json.loads(emitted.pop(record_id))["_sdc_deleted_at"] is not None
+        assert json.loads(emitted.pop(record_id))["_sdc_deleted_at"] is None
     # Every record arrives, each in its latest version (targets upsert on id).
     assert set(emitted) == {r["id"] for r in truth}
     expected = {r["id"]: {k: r.get(k) for k in json.loads(emitted[r["id"]])} for r in truth}
@@ -226,11 +230,13 @@ def test_changes_after_the_snapshot_arrive_over_rest_in_the_same_sync(
     assert set(changed) <= set(emitted)
     assert bookmark(run, "leads") == newest(truth)
 
-    # The next sync is REST incremental and finds nothing new.
+    # The next sync is REST incremental: no record changed, the two deletions arrive.
     monkeypatch.setattr(BulkReadClient, "create_job", create)
     emu.reset_stats()
     again = run_tap(config, catalog=catalog, state=run.state)
-    assert again.records("leads") == []
+    assert sorted(r["id"] for r in again.records("leads")) == sorted(deleted)
+    assert all(r["_sdc_deleted_at"] is not None for r in again.records("leads"))
+    assert emu.stats()["calls"]["deleted:Leads"] == 1
     assert record_calls(emu) == {"oauth_token": 1, "records:Leads": 1}
 
 

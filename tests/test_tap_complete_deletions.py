@@ -15,7 +15,7 @@ from tap_complete_kit import (
 )
 
 from tap_zohocrm.bookmarks import parse_instant
-from tap_zohocrm.deletions import DeletedRecordsReader
+from tap_zohocrm.streams import ZohoModuleStream
 
 SMALL = {"Leads": 250, "Contacts": 30, "Deals": 20}
 
@@ -58,32 +58,47 @@ def test_a_deleted_lead_reaches_the_audit_history_as_delete(
     assert parse_instant(row["_deleted_at"]) == parse_instant(deletion["_sdc_deleted_at"])
 
 
-def test_a_record_deleted_after_it_was_read_ends_deleted_even_on_a_first_sync(
+def test_a_first_sync_reads_no_deletions_and_the_next_sync_gets_them(
     tap_emulator, tap_config, run_tap, tmp_path, monkeypatch
 ):
     emu = tap_emulator(seed=62, sizes=SMALL)
-    victims = {}
-    original = DeletedRecordsReader.read
+    config = tap_config(emu)
+    during = []
+    original = ZohoModuleStream._deletion_records
 
-    def read_after_a_deletion(reader, modified_since):
+    def delete_after_the_records(stream, *args, **kwargs):
         # The records pass of the module is over: delete one record it emitted.
-        if reader.module == "Leads" and not victims:
-            victims["Leads"] = emu.mutate("delete", module="Leads", count=1)
-        return original(reader, modified_since)
+        if stream.module == "Leads" and not during:
+            during.extend(emu.mutate("delete", module="Leads", count=1))
+        return original(stream, *args, **kwargs)
 
-    monkeypatch.setattr(DeletedRecordsReader, "read", read_after_a_deletion)
-    run = run_tap(tap_config(emu))
-    [victim] = victims["Leads"]
-    ids = [r["id"] for r in run.records("leads")]
-    # Read as a live record first, then deleted in the same stream, in that order.
-    assert ids.index(victim) < len(ids) - 1
-    assert ids[-1] == victim
-    assert run.records("leads")[-1]["_sdc_deleted_at"] is not None
-
+    monkeypatch.setattr(ZohoModuleStream, "_deletion_records", delete_after_the_records)
+    emu.reset_stats()
+    first = run_tap(config)
+    # A fresh destination has nothing to delete: no /deleted call, only the bookmark.
+    assert not any(key.startswith("deleted:") for key in emu.stats()["calls"])
+    assert deletion_records(first, "leads") == []
+    for stream in ("leads", "contacts", "deals"):
+        assert {"deleted_time", "deleted_synced_at"} <= set(stream_state(first, stream))
+    [read_then_deleted] = during
+    assert read_then_deleted in first.ids("leads")
     database = tmp_path / "audit.sqlite"
-    load_into_audit(database, run)
-    [row] = query(database, "SELECT _deleted_at FROM leads WHERE id = ?", (victim,))
-    assert row["_deleted_at"] is not None
+    load_into_audit(database, first)
+
+    monkeypatch.setattr(ZohoModuleStream, "_deletion_records", original)
+    [after] = emu.mutate("delete", module="Leads", count=1)
+    emu.reset_stats()
+    second = run_tap(config, state=first.state)
+    stats = emu.stats()
+    for module in ("Leads", "Contacts", "Deals"):
+        assert stats["calls"][f"deleted:{module}"] == 1
+    # Deleted during the first sync (after its deletion start) and after it: both arrive.
+    assert [r["id"] for r in deletion_records(second, "leads")] == [read_then_deleted, after]
+    assert deletion_records(second, "contacts") == []
+    load_into_audit(database, second)
+    for victim in (read_then_deleted, after):
+        [row] = query(database, "SELECT _deleted_at FROM leads WHERE id = ?", (victim,))
+        assert row["_deleted_at"] is not None
 
 
 def test_the_deletion_bookmark_is_incremental(tap_emulator, tap_config, run_tap, monkeypatch):
