@@ -823,14 +823,7 @@ class AuditStore:
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, tuple[t.Any, ...]]:
         """Stored (hash, replication key, deleted_at, sync_id, history_id, True) per key."""
-        width = len(table.key_columns)
-        found: dict[t.Any, tuple[t.Any, ...]] = {}
-        for chunk in chunks(keys):
-            params = [v for key in chunk for v in table.key_params(key)]
-            for row in conn.execute(table.state_sql(len(chunk)), params):
-                key = row[0] if width == 1 else tuple(row[:width])
-                found[key] = (*row[width:], True)
-        return found
+        return _fetch_by_key(conn, table, keys, len(table.key_columns), table.state_sql, True)
 
     def _fetch_gone(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
@@ -841,13 +834,7 @@ class AuditStore:
         False because there is no current row.
         """
         width = len(table._hist_key_columns)
-        found: dict[t.Any, tuple[t.Any, ...]] = {}
-        for chunk in chunks(keys):
-            params = [v for key in chunk for v in table.key_params(key)]
-            for row in conn.execute(table.gone_sql(len(chunk)), params):
-                key = row[0] if width == 1 else tuple(row[:width])
-                found[key] = (*row[width:], False)
-        return found
+        return _fetch_by_key(conn, table, keys, width, table.gone_sql, False)
 
     def _fetch_versions(
         self, conn: sqlite3.Connection, table: StreamTable, history_ids: Sequence[int]
@@ -948,3 +935,21 @@ def _storable(value: t.Any) -> t.Any:
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
     return value
+
+
+def _fetch_by_key(
+    conn: sqlite3.Connection,
+    table: StreamTable,
+    keys: Sequence[t.Any],
+    width: int,
+    sql_for: t.Callable[[int], str],
+    alive: bool,
+) -> dict[t.Any, tuple[t.Any, ...]]:
+    """Rows of a keyed query, chunked below SQLite's parameter limit, as (*columns, alive)."""
+    found: dict[t.Any, tuple[t.Any, ...]] = {}
+    for chunk in chunks(keys):
+        params = [v for key in chunk for v in table.key_params(key)]
+        for row in conn.execute(sql_for(len(chunk)), params):
+            key = row[0] if width == 1 else tuple(row[:width])
+            found[key] = (*row[width:], alive)
+    return found
