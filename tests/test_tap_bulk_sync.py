@@ -8,11 +8,11 @@ second and the tap polls fast; no assertion is about wall-clock time.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 
 import pytest
+from tap_complete_kit import deselect, only_streams
 
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.bulk import BulkReadClient
@@ -43,25 +43,6 @@ def bookmark(run, stream):
 
 def newest(records):
     return max((r["Modified_Time"] for r in records), key=parse_instant)
-
-
-def only_streams(catalog, *streams):
-    catalog = copy.deepcopy(catalog)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
-
-
-def deselect(catalog, stream, *fields):
-    catalog = copy.deepcopy(catalog)
-    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
-    crumbs = [[part for name in f.split(".") for part in ("properties", name)] for f in fields]
-    for item in entry["metadata"]:
-        if item["breadcrumb"] in crumbs:
-            item["metadata"]["selected"] = False
-    return catalog
 
 
 def bulk_calls(emu):

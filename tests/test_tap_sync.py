@@ -1,11 +1,11 @@
 """The tap against the Zoho CRM emulator over real HTTP: paging, bookmarks, auth, retries, costs."""
 
 import collections
-import copy
 import logging
 import math
 
 import pytest
+from tap_complete_kit import deselect
 
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.client import ZohoStream
@@ -34,25 +34,6 @@ def record_calls(emu):
 
 def status_count(emu, status):
     return emu.stats()["status_counts"].get(str(status), 0)
-
-
-def deselect(catalog, stream, *fields):
-    catalog = copy.deepcopy(catalog)
-    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
-    breadcrumbs = [[part for name in f.split(".") for part in ("properties", name)] for f in fields]
-    for item in entry["metadata"]:
-        if item["breadcrumb"] in breadcrumbs:
-            item["metadata"]["selected"] = False
-    return catalog
-
-
-def only_streams(catalog, *streams):
-    catalog = copy.deepcopy(catalog)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
 
 
 # ---- paging ---------------------------------------------------------------------------------
