@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-__all__ = ["BookmarkTracker", "parse_instant", "to_header_value"]
+__all__ = ["BookmarkTracker", "keyset_since", "parse_instant", "to_header_value"]
 
 _UTC = datetime.timezone.utc
 
@@ -137,3 +137,33 @@ class BookmarkTracker:
     def final(self) -> str | None:
         """The value to store once the stream is complete, or ``None`` if nothing was seen."""
         return self.max_value if self._max_from_record else None
+
+
+def keyset_since(values: list[str | None], current_since: str | None) -> str | None:
+    """The ``If-Modified-Since`` of the query that reads the page after these records.
+
+    Keyset paging: the next page is a new query from the newest instant of the page that is
+    strictly older than its last (newest) record, so the records sharing the last second are
+    read again (never skipped, whether Zoho's ``If-Modified-Since`` is inclusive or exclusive),
+    and a record that changed meanwhile cannot shift an unread one past the page boundary
+    (the position of a ``page_token`` can). ``None`` when no such instant makes progress past
+    ``current_since`` (the whole page shares one second): then the ``page_token`` is followed.
+
+    Args:
+        values: The page's ``Modified_Time`` values, in Zoho's (ascending) order.
+        current_since: The ``If-Modified-Since`` of the query the page answered.
+
+    Returns:
+        Zoho's rendering of that instant, or ``None``.
+    """
+    parsed = [(parse_instant(v), v) for v in values if v]
+    if not parsed:
+        return None
+    newest = max(instant for instant, _ in parsed)
+    floor = parse_instant(current_since) if current_since else None
+    best: tuple[datetime.datetime, str] | None = None
+    for instant, value in parsed:
+        newer_than_best = best is None or instant > best[0]
+        if instant < newest and (floor is None or instant > floor) and newer_than_best:
+            best = (instant, value)
+    return best[1] if best else None

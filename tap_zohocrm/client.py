@@ -20,7 +20,7 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
-from tap_zohocrm.bookmarks import parse_instant
+from tap_zohocrm.bookmarks import keyset_since, parse_instant
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 
 if t.TYPE_CHECKING:
@@ -39,6 +39,7 @@ __all__ = [
     "ZohoStream",
     "answer_time",
     "page_info",
+    "page_records",
 ]
 
 API_VERSION = "v8"
@@ -94,6 +95,13 @@ def page_info(response: requests.Response) -> dict[str, t.Any]:
     return info if isinstance(info, dict) else {}
 
 
+def page_records(response: requests.Response) -> list[t.Any]:
+    """The ``data`` list of a listing response (empty when there is none)."""
+    payload = response_payload(response)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    return data if isinstance(data, list) else []
+
+
 def answer_time(response: requests.Response) -> datetime.datetime:
     """Zoho's clock when it answered (the ``Date`` header), else the local clock, in UTC.
 
@@ -132,13 +140,18 @@ class ZohoPage:
 
 
 class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
-    """Pages with ``page_token`` and starts a new query when a token chain ends.
+    """Keyset paging on ``Modified_Time``, ``page_token`` within one second, restarts.
 
-    ``page`` is never sent: it only reaches the first 2,000 records. A token chain ends at
-    Zoho's 100,000-record cap (400 ``PAGINATION_LIMIT_EXCEEDED``), when a token expires, or if a
-    page says ``more_records`` without a token; the next query then asks for records modified
-    after the last Modified_Time known to be complete, so nothing is lost (the boundary records
-    may come again).
+    ``page`` is never sent: it only reaches the first 2,000 records. With ``keyset_key``
+    (sorted by ``Modified_Time`` ascending), every next page is a new query from the newest
+    instant of the page strictly older than its last record (:func:`keyset_since`): Zoho's
+    ``page_token`` may be a position in a result that shifts when records change while the
+    tap pages, and a new query cannot skip a record that way. ``page_token`` is followed only
+    when a whole page shares one second. A token chain also ends at Zoho's 100,000-record cap
+    (400 ``PAGINATION_LIMIT_EXCEEDED``), when a token expires, or if a page says
+    ``more_records`` without a token; the next query then asks for records modified after the
+    last Modified_Time known to be complete, so nothing is lost (the boundary records may come
+    again; the stream drops repeats).
     """
 
     def __init__(
@@ -146,6 +159,8 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
         start_value: ZohoPage,
         restart_since: Callable[[], str | None],
         logger: logging.Logger,
+        *,
+        keyset_key: str | None = None,
     ) -> None:
         """Create the paginator.
 
@@ -153,11 +168,15 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
             start_value: The first page (its ``modified_since`` is the run's start).
             restart_since: Returns the ``If-Modified-Since`` for a new query.
             logger: Stream logger.
+            keyset_key: The sort key for keyset paging (``None``: follow tokens only).
         """
         super().__init__(start_value)
         self._restart_since = restart_since
         self._logger = logger
+        self._keyset_key = keyset_key
+        self._tokens_seen: set[str] = set()
         self.restarts = 0
+        self.keyset_queries = 0
 
     @override
     def has_more(self, response: requests.Response) -> bool:
@@ -167,16 +186,41 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        # A restart response carries no records but the stream is not finished.
-        return is_restart(response)
+        # A restart response carries no records but the stream is not finished; nor is a
+        # page whose records were all read already (repeats of the keyset boundary second).
+        return is_restart(response) or (self.has_more(response) and bool(page_records(response)))
+
+    def next_since(self, response: requests.Response) -> str | None:
+        """The keyset query's ``If-Modified-Since`` after this page, if keyset applies."""
+        key = self._keyset_key
+        if key is None or is_restart(response):
+            return None
+        values = [r.get(key) if isinstance(r, dict) else None for r in page_records(response)]
+        return keyset_since(
+            [v if isinstance(v, str) else None for v in values], self.current_value.modified_since
+        )
 
     @override
     def get_next(self, response: requests.Response) -> ZohoPage | None:
         current = self.current_value
         if not is_restart(response):
+            since = self.next_since(response)
+            if since is not None:
+                self.keyset_queries += 1
+                self._tokens_seen.clear()
+                return ZohoPage(modified_since=since, page_token=None, query=current.query + 1)
             token = page_info(response).get("next_page_token")
             if token:
-                return dataclasses.replace(current, page_token=str(token))
+                token = str(token)
+                if token in self._tokens_seen:
+                    msg = (
+                        "Zoho CRM sent a next_page_token it had sent before in the same query "
+                        "(a paging cycle), so the tap stopped instead of looping; run it again, "
+                        "and report this if it repeats."
+                    )
+                    raise ZohoAPIError(msg)
+                self._tokens_seen.add(token)
+                return dataclasses.replace(current, page_token=token)
             self._logger.warning(
                 "Zoho said more records follow but sent no next_page_token; "
                 "continuing with a new query"
@@ -197,6 +241,7 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
             )
             raise ZohoAPIError(msg)
         self.restarts += 1
+        self._tokens_seen.clear()
         self._logger.info(
             "Page token chain ended; starting query %d with If-Modified-Since %s",
             current.query + 2,

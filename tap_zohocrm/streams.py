@@ -16,6 +16,7 @@ import datetime
 import re
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
+from http import HTTPStatus
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._util import utc_now
@@ -43,6 +44,7 @@ from tap_zohocrm.deletions import (
     newest_deletion,
     warn_if_retention_passed,
 )
+from tap_zohocrm.errors import ZohoAPIError, ZohoScopeError
 from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, computed_properties
 from tap_zohocrm.wide import ChunkedReader
 
@@ -55,13 +57,41 @@ if t.TYPE_CHECKING:
 
     from tap_zohocrm.tap import TapZohoCRM
 
+#: Modules Zoho lists as API-supported whose records endpoint is known to refuse every call.
+KNOWN_REFUSING_MODULES = frozenset(
+    {
+        "CTI_Entry",
+        "Email_Analytics",
+        "Email_Template_Analytics",
+        "Functions__s",
+        "Email_Sentiment",
+        "Locking_Information__s",
+    }
+)
+#: Zoho codes that mean "this org or user cannot read this module at all".
+MODULE_REFUSED_CODES = frozenset(
+    {"INVALID_MODULE", "NO_PERMISSION", "FEATURE_NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_ALLOWED"}
+)
+
+
+def module_refused(module: str, ex: ZohoAPIError) -> bool:
+    """Whether an error says the module cannot be read at all (not a passing failure)."""
+    if isinstance(ex, ZohoScopeError) or ex.status is None:
+        return False
+    if ex.code in MODULE_REFUSED_CODES or ex.status == HTTPStatus.FORBIDDEN:
+        return True
+    return module in KNOWN_REFUSING_MODULES and HTTPStatus.BAD_REQUEST <= ex.status < 500
+
+
 __all__ = [
+    "KNOWN_REFUSING_MODULES",
     "MAX_FIELDS_PER_CALL",
     "ContactsStream",
     "DealsStream",
     "FieldsMetadataStream",
     "LeadsStream",
     "ZohoModuleStream",
+    "module_refused",
     "stream_name_for",
 ]
 
@@ -151,6 +181,34 @@ class ZohoModuleStream(ZohoStream):
         self._stored_bookmark: str | None = None
         self._records_emitted = 0
         self._send: t.Any = None
+        self._paginator: ZohoPaginator | None = None
+        #: id -> Modified_Time of the previous page's records: a keyset query reads the
+        #: boundary second again, and those repeats are dropped.
+        self._previous_page: dict[str, t.Any] = {}
+
+    # -- sync ----------------------------------------------------------------------------
+
+    def optional(self) -> bool:
+        """Whether the module comes from the ``modules`` setting (any-module mode).
+
+        Such a module that Zoho refuses is skipped with one warning; Leads, Contacts and
+        Deals are what the tap is for, so a refusal of one of them fails the run.
+        """
+        return self.module in self.zoho_tap.optional_modules()
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The module's records then its deletions; a refused optional module yields none."""
+        refused = self.zoho_tap.refused_modules.get(self.module)
+        if refused is not None:
+            self.logger.info("Stream %s skipped: %s", self.name, refused)
+            return
+        try:
+            yield from self.read_module(context)
+        except ZohoAPIError as ex:
+            if not (self.optional() and module_refused(self.module, ex)):
+                raise
+            self.zoho_tap.refuse_module(self.module, ex)
 
     # -- schema --------------------------------------------------------------------------
 
@@ -361,13 +419,20 @@ class ZohoModuleStream(ZohoStream):
             )
         self._deletion_state = None
 
+    def keyset_paging(self) -> bool:
+        """Whether pages are keyset queries (sorted by ``Modified_Time``; see ZohoPaginator)."""
+        return bool(self.replication_key) and self.config.get("pagination") != "page_token"
+
     @override
     def get_new_paginator(self) -> ZohoPaginator:
-        return ZohoPaginator(
+        paginator = ZohoPaginator(
             ZohoPage(modified_since=self._query_since),
             restart_since=self._restart_since,
             logger=self.logger,
+            keyset_key=REPLICATION_KEY if self.keyset_paging() else None,
         )
+        self._paginator = paginator
+        return paginator
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
@@ -443,7 +508,11 @@ class ZohoModuleStream(ZohoStream):
                     request_counter.increment()
                     self.update_sync_costs(prepared_request, resp, context)
                     advanced = False
-                    if self._wide is None and self._has_next_token(resp) and self.raw_records(resp):
+                    if (
+                        self._wide is None
+                        and self._has_next_token(paginator, resp)
+                        and self.raw_records(resp)
+                    ):
                         # A narrow page's parsing makes no request: the next request can start
                         # before it. (A wide page's parsing reads the other chunks' pages, so
                         # its successor starts after parse_response, keeping one in flight.)
@@ -454,7 +523,8 @@ class ZohoModuleStream(ZohoStream):
                         first_record = next(records)
                     except StopIteration:
                         if paginator.continue_if_empty(resp):
-                            paginator.advance(resp)
+                            if not advanced:
+                                paginator.advance(resp)
                             continue
                         self.log(
                             "Pagination stopped after %d pages because no records were "
@@ -462,7 +532,7 @@ class ZohoModuleStream(ZohoStream):
                             pages,
                         )
                         break
-                    if not advanced and self._has_next_token(resp):
+                    if not advanced and self._has_next_token(paginator, resp):
                         prefetch(resp)
                         advanced = True
                     yield first_record
@@ -476,8 +546,8 @@ class ZohoModuleStream(ZohoStream):
             executor.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def _has_next_token(response: requests.Response) -> bool:
-        """Whether the page names its successor by itself (``more_records`` and a token).
+    def _has_next_token(paginator: ZohoPaginator, response: requests.Response) -> bool:
+        """Whether the page names its successor by itself (a keyset query or a token).
 
         Only then can the next request be built before this page's records are emitted; a
         restart or a missing token asks the bookmark tracker, which needs those records.
@@ -485,7 +555,9 @@ class ZohoModuleStream(ZohoStream):
         if is_restart(response):
             return False
         info = page_info(response)
-        return bool(info.get("more_records") and info.get("next_page_token"))
+        if not info.get("more_records"):
+            return False
+        return bool(paginator.next_since(response) or info.get("next_page_token"))
 
     def _restart_since(self) -> str | None:
         assert self._tracker is not None
@@ -517,7 +589,16 @@ class ZohoModuleStream(ZohoStream):
         raw = self.raw_records(response)
         if self._wide is not None and raw:
             raw = self._wide.complete_page(raw, self._current_page)
-        return self.project(raw)
+        return self.project(self._drop_repeats(raw))
+
+    def _drop_repeats(self, raw: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """Drop the records the previous page emitted with the same ``Modified_Time``."""
+        previous = self._previous_page
+        self._previous_page = {str(r.get("id")): r.get(REPLICATION_KEY) for r in raw}
+        if not previous:
+            return raw
+        missing = object()
+        return [r for r in raw if previous.get(str(r.get("id")), missing) != r.get(REPLICATION_KEY)]
 
     def project(self, raw_records: Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         """Project Zoho's records onto the selected properties.
@@ -562,8 +643,8 @@ class ZohoModuleStream(ZohoStream):
 
     # -- records and bookmarks -----------------------------------------------------------
 
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+    def read_module(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The records (incremental), then the deletions, with the stream's bookmarks."""
         state = self.get_context_state(context)
         incremental = self.replication_key is not None
         stored = state.get("replication_key_value") if incremental else None
@@ -589,6 +670,7 @@ class ZohoModuleStream(ZohoStream):
         self._tracker = tracker = BookmarkTracker(self._query_since, self.logger)
         self._server_time = None
         self._records_emitted = 0
+        self._previous_page = {}
         deletions = self.deletions_enabled()
         # A first sync (no deletion bookmark, no records bookmark): nothing read before, so
         # nothing to delete downstream; deletions made during it come after its deletion

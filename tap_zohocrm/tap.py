@@ -30,6 +30,7 @@ from tap_zohocrm.streams import (
     FieldsMetadataStream,
     LeadsStream,
     ZohoModuleStream,
+    module_refused,
     stream_name_for,
 )
 
@@ -224,6 +225,19 @@ class TapZohoCRM(Tap):
             ),
         ),
         th.Property(
+            "pagination",
+            th.StringType,
+            default="keyset",
+            allowed_values=["keyset", "page_token"],
+            title="Pagination",
+            description=(
+                "How Get Records pages: keyset (every page a new query from the newest "
+                "complete second read; no record is skipped when others change mid-sync) or "
+                "page_token (Zoho's tokens only, which can skip records that others change "
+                "while the tap pages; for comparison)."
+            ),
+        ),
+        th.Property(
             "refresh_formula_fields",
             th.BooleanType,
             default=False,
@@ -272,6 +286,8 @@ class TapZohoCRM(Tap):
         self._metadata_calls: collections.Counter[str] = collections.Counter()
         self._metadata_credits: collections.Counter[str] = collections.Counter()
         self._fields_reader: FieldsMetadataStream | None = None
+        #: Modules of the ``modules`` setting that Zoho refused, with the warning given.
+        self.refused_modules: dict[str, str] = {}
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
@@ -359,14 +375,18 @@ class TapZohoCRM(Tap):
                 f"the refresh token lacks the {FIELDS_SCOPE} scope",
             )
         except ZohoAPIError as ex:
-            if ex.status != 403:
+            if module in self.optional_modules() and module_refused(module, ex):
+                self.refuse_module(module, ex)
+                schema = minimal_schema()
+            elif ex.status == 403:
+                schema = self._fallback_schema(
+                    module,
+                    stream_name,
+                    f"Zoho denied it ({ex.code}: {ex.zoho_message}); the Zoho user needs "
+                    f"permission and the refresh token the {FIELDS_SCOPE} scope",
+                )
+            else:
                 raise
-            schema = self._fallback_schema(
-                module,
-                stream_name,
-                f"Zoho denied it ({ex.code}: {ex.zoho_message}); the Zoho user needs "
-                f"permission and the refresh token the {FIELDS_SCOPE} scope",
-            )
         else:
             if fields:
                 schema = module_schema(fields)
@@ -377,6 +397,24 @@ class TapZohoCRM(Tap):
             self._metadata_credits[module] += reader.api_credits - credits_before
         self._module_schemas[module] = schema
         return schema
+
+    def optional_modules(self) -> frozenset[str]:
+        """Modules named by the ``modules`` setting besides Leads, Contacts and Deals."""
+        base = {LeadsStream.module, ContactsStream.module, DealsStream.module}
+        return frozenset(str(m) for m in self.config.get("modules") or []) - base
+
+    def refuse_module(self, module: str, ex: ZohoAPIError) -> None:
+        """Give the one warning for a module Zoho refuses; its stream is then skipped."""
+        if module in self.refused_modules:
+            return
+        sentence = (
+            f"Zoho CRM refuses the {module} module ({ex.code or f'HTTP {ex.status}'}: "
+            f"{ex.zoho_message or ex.sentence}), so its stream {stream_name_for(module)} is "
+            f"skipped and the other streams sync; remove {module} from the modules setting "
+            "to silence this"
+        )
+        self.refused_modules[module] = sentence
+        self.logger.warning("%s.", sentence)
 
     def _fallback_schema(self, module: str, stream_name: str, reason: str) -> dict:
         self.logger.warning(
@@ -424,6 +462,8 @@ class TapZohoCRM(Tap):
         names is not already in the input catalog (a catalog is made by a discovery that
         checked it).
         """
+        # Every setting is checked before the first call (discovery makes the first ones).
+        self._check_start_date()
         streams: list[ZohoModuleStream] = [
             LeadsStream(self),
             ContactsStream(self),

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from zoho_crm_emulator import Emulator, EmulatorConfig
+from zoho_crm_emulator.metadata import REFUSING_MODULES
 
 CONTRACT_MODULES = {
     "Leads",
@@ -63,7 +64,7 @@ def test_settings_modules_lists_supported_custom_and_unsupported(org):
     modules = session.get(f"{base_url}/crm/v8/settings/modules", timeout=10).json()["modules"]
     by_name = {m["api_name"]: m for m in modules}
     supported = {name for name, m in by_name.items() if m["api_supported"]}
-    assert supported == CONTRACT_MODULES
+    assert supported == CONTRACT_MODULES | set(REFUSING_MODULES)
     assert any(not m["api_supported"] for m in modules)
     assert by_name["Projects"]["generated_type"] == "custom"
     assert by_name["Leads"]["generated_type"] == "default"

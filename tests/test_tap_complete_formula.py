@@ -47,13 +47,14 @@ def test_a_formula_change_becomes_exactly_one_update_history_row(
     log = RequestLog().install(monkeypatch)
     emu.reset_stats()
     second = run_tap(config, catalog=catalog, state=first.state)
-    # Leads has a formula field: read whole, complete records, no If-Modified-Since.
+    # Leads has a formula field: read whole (the first query has no If-Modified-Since; keyset
+    # pages continue from the newest complete second), complete records.
     leads = live_records(second, "leads")
     assert len(leads) == 450
     assert set(leads[0]) == set(second.schema("leads")["properties"])
-    assert all("If-Modified-Since" not in h for _, h in log.to("/crm/v8/Leads"))
+    assert "If-Modified-Since" not in log.to("/crm/v8/Leads")[0][1]
     calls = emu.stats()["calls"]
-    assert calls["records:Leads"] == math.ceil(450 / 200)
+    assert math.ceil(450 / 200) <= calls["records:Leads"] <= math.ceil(450 / 200) + 1
     # Contacts and Deals have none: they stay incremental (one 304 each).
     assert calls["records:Contacts"] == calls["records:Deals"] == 1
     assert live_records(second, "contacts") == []

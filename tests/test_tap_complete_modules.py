@@ -82,8 +82,8 @@ def test_unknown_and_unsupported_modules_are_one_sentence_errors(
     line = assert_one_sentence_error(
         result,
         "The modules setting names 'Nope' (unknown), 'Home' (not served by the API)",
-        "valid module API names in this org (case-sensitive) are: Accounts, Calls, Campaigns, "
-        "Contacts, Deals, Leads, Meetings, Products, Projects, Quotes, Tasks, Vendors.",
+        "valid module API names in this org (case-sensitive) are: Accounts, CTI_Entry, Calls, "
+        "Campaigns, Contacts, Deals, Email_Analytics,",
     )
     assert line.count(".") == line.rstrip(".").count(".") + 1  # one sentence, one full stop
     assert "records:" not in str(emu.stats()["calls"])

@@ -165,7 +165,7 @@ def test_chunks_follow_the_first_chunk_across_a_page_token_restart(
     tap_emulator, tap_config, run_tap, discover_catalog
 ):
     emu = tap_emulator(seed=72, sizes=SIZES, page_token_cap=1000)
-    config = tap_config(emu, modules=["Projects"])
+    config = tap_config(emu, modules=["Projects"], pagination="page_token")
     catalog = only_streams(discover_catalog(config), "projects")
     emu.reset_stats()
     run = run_tap(config, catalog=catalog)

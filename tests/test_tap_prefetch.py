@@ -104,12 +104,12 @@ def test_next_page_is_requested_while_the_page_is_emitted(
     reference_emu = tap_emulator(seed=31, sizes=SIZES, latency_ms=20)
     with monkeypatch.context() as patch:
         patch.setattr(ZohoModuleStream, "request_records", ZohoStream.request_records)
-        sequential = run_tap(tap_config(reference_emu, page_size=PAGE))
+        sequential = run_tap(tap_config(reference_emu, page_size=PAGE, pagination="page_token"))
     sequential_calls = _leads_calls(reference_emu)
 
     emu = tap_emulator(seed=31, sizes=SIZES, latency_ms=20)
     probe = Probe(monkeypatch)
-    run = run_tap(tap_config(emu, page_size=PAGE))
+    run = run_tap(tap_config(emu, page_size=PAGE, pagination="page_token"))
 
     # Overlap: each page's last record was emitted only once the next request had started.
     assert probe.waits_timed_out == 0
@@ -135,7 +135,7 @@ def test_a_failed_prefetch_surfaces_after_the_previous_page(
     probe = Probe(monkeypatch, fail_listing=3)
 
     with pytest.raises(ZohoAPIError, match="injected failure"):
-        run_tap(tap_config(emu, page_size=PAGE))
+        run_tap(tap_config(emu, page_size=PAGE, pagination="page_token"))
 
     # Pages 1 and 2 were emitted whole before the third request's error was raised, and no
     # request was made after it.

@@ -320,7 +320,7 @@ def test_resuming_from_any_state_message_loses_nothing(tap_emulator, tap_config,
 
 def test_token_cap_starts_a_new_query_without_loss(tap_emulator, tap_config, run_tap):
     emu = tap_emulator(seed=16, sizes={"Leads": 2600}, page_token_cap=500)
-    run = run_tap(tap_config(emu))
+    run = run_tap(tap_config(emu, pagination="page_token"))
     ids = run.ids("leads")
     assert set(ids) == ground_truth_ids(emu, "Leads")
     assert status_count(emu, 400) >= 4  # PAGINATION_LIMIT_EXCEEDED, then a new query each time
@@ -332,6 +332,14 @@ def test_token_cap_starts_a_new_query_without_loss(tap_emulator, tap_config, run
         (r["Modified_Time"] for r in run.records("leads")), key=parse_instant
     )
     assert max(instants) == instants[-1]
+
+
+def test_keyset_paging_never_reaches_the_token_cap(tap_emulator, tap_config, run_tap):
+    emu = tap_emulator(seed=16, sizes={"Leads": 2600}, page_token_cap=500)
+    run = run_tap(tap_config(emu))
+    ids = run.ids("leads")
+    assert len(ids) == len(set(ids)) == len(ground_truth_ids(emu, "Leads"))
+    assert status_count(emu, 400) == 0
 
 
 # ---- auth and retries -----------------------------------------------------------------------

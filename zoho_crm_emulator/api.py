@@ -13,7 +13,7 @@ from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.data import API_USER, TAGS
 from zoho_crm_emulator.errors import ZohoError, invalid_data, required_param_missing
 from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import MODULES
+from zoho_crm_emulator.metadata import REFUSING_MODULES, listed_modules
 from zoho_crm_emulator.paging import PageTokens, bind
 from zoho_crm_emulator.store import Store
 from zoho_crm_emulator.timeutil import parse_iso, render
@@ -48,6 +48,20 @@ def _if_modified_since(request: Request) -> tuple[str | None, int | None]:
     return raw.strip(), parse_iso(raw)
 
 
+def _refuse(module: str) -> None:
+    """Answer a refusing module (see ``REFUSING_MODULES``) the way Zoho does."""
+    code = next((c for name, c in REFUSING_MODULES.items() if name.lower() == module.lower()), None)
+    if code == "NO_PERMISSION":
+        raise ZohoError(403, "NO_PERMISSION", "permission denied", {"module": module})
+    if code is not None:
+        raise ZohoError(
+            400,
+            "INVALID_MODULE",
+            "the module name given seems to be invalid",
+            {"resource_path_index": 0, "module": module},
+        )
+
+
 class ZohoApi:
     """Handlers of the Zoho endpoints, bound to one store and config.
 
@@ -64,6 +78,7 @@ class ZohoApi:
     def records(self, request: Request, module: str) -> Response:
         """Answer ``GET /crm/v8/{Module}`` (Get Records)."""
         params = request.params
+        _refuse(module)
         definition = self.store.module(module)
         raw_fields = params.get("fields")
         if raw_fields is None or not raw_fields.strip():
@@ -210,7 +225,8 @@ class ZohoApi:
 
     def settings_modules(self, request: Request) -> Response:
         """Answer ``GET /crm/v8/settings/modules``."""
-        return Response(200, {"modules": [m.to_api(n + 1) for n, m in enumerate(MODULES)]})
+        modules = listed_modules()
+        return Response(200, {"modules": [m.to_api(n + 1) for n, m in enumerate(modules)]})
 
     def settings_fields(self, request: Request) -> Response:
         """Answer ``GET /crm/v8/settings/fields?module=``."""

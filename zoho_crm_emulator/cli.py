@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=float, default=0.0)
     serve.add_argument("--bulk-job-seconds", type=float, default=1.0, help="Bulk Read job time")
     serve.add_argument("--bulk-page-size", type=int, default=200_000, help="records per job")
+    serve.add_argument(
+        "--churn-every-calls", type=int, help="edit a record per churn module every N API calls"
+    )
+    serve.add_argument("--churn-interval-ms", type=float, help="also edit on a timer")
+    serve.add_argument(
+        "--churn-modules", default="Leads,Contacts,Deals", help="modules churn edits (comma)"
+    )
     serve.add_argument("--scopes", help="granted scopes, comma or space separated")
     serve.add_argument("--log-requests", action="store_true", help="log every request")
 
@@ -76,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("--latency-ms", type=float)
     faults.add_argument("--token-lifetime-seconds", type=float)
     faults.add_argument("--token-lifetime-calls", type=int)
+    faults.add_argument("--churn-every-calls", type=int)
+    faults.add_argument("--churn-interval-ms", type=float)
     return parser
 
 
@@ -103,6 +112,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         bulk_job_seconds=args.bulk_job_seconds,
         bulk_page_size=args.bulk_page_size,
+        churn_every_calls=args.churn_every_calls,
+        churn_interval_ms=args.churn_interval_ms,
+        churn_modules=tuple(m.strip() for m in args.churn_modules.split(",") if m.strip()),
         host=args.host,
         port=args.port,
     )
@@ -177,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "latency_ms",
             "token_lifetime_seconds",
             "token_lifetime_calls",
+            "churn_every_calls",
+            "churn_interval_ms",
         )
         if getattr(args, key) is not None
     }

@@ -72,6 +72,10 @@ class EmulatorConfig:
         bulk_result_ttl_seconds: How long a finished job's download stays available.
         bulk_downloads_per_minute: Downloads allowed per minute (Zoho: 10), then 429.
         bulk_job_credits: API credits a Bulk Read job creation costs (Zoho: about 50).
+        churn_every_calls: Edit one record of each ``churn_modules`` module after every this
+            many API calls (None: never); see :mod:`zoho_crm_emulator.churn`.
+        churn_interval_ms: Also edit on a timer, every this many milliseconds (None: never).
+        churn_modules: The modules churn edits.
     """
 
     seed: int = 42
@@ -103,6 +107,9 @@ class EmulatorConfig:
     bulk_result_ttl_seconds: float = 86_400.0
     bulk_downloads_per_minute: int = 10
     bulk_job_credits: int = 50
+    churn_every_calls: int | None = None
+    churn_interval_ms: float | None = None
+    churn_modules: tuple[str, ...] = ("Leads", "Contacts", "Deals")
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

@@ -15,6 +15,7 @@ from typing import Any
 from zoho_crm_emulator.api import ZohoApi
 from zoho_crm_emulator.auth import TokenManager
 from zoho_crm_emulator.bulk import BulkRead
+from zoho_crm_emulator.churn import Churn
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.faults import FAULT_SETTINGS, FaultInjector
 from zoho_crm_emulator.server import Dispatcher, EmulatorHTTPServer
@@ -45,6 +46,7 @@ class Emulator:
         self.faults = FaultInjector(self.config)
         self.api = ZohoApi(self.store, self.config)
         self.bulk = BulkRead(self.store, self.config, self.faults)
+        self.churn = Churn(self.store, self.config)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -76,6 +78,7 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        self.churn.start()
         return self.base_url
 
     def stop(self) -> None:
@@ -83,6 +86,7 @@ class Emulator:
         server, thread = self._server, self._thread
         if server is None:
             return
+        self.churn.stop()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -175,7 +179,15 @@ class Emulator:
                 value = float(value) if name.endswith(("seconds", "_ms")) else int(value)
                 if value < 0:
                     raise ValueError(f"{name} must not be negative")
-            elif name not in ("token_lifetime_calls", "token_requests_per_minute"):
+            elif name not in (
+                "token_lifetime_calls",
+                "token_requests_per_minute",
+                "churn_every_calls",
+                "churn_interval_ms",
+            ):
                 raise ValueError(f"{name} cannot be null")
             setattr(self.config, name, value)
+        if "churn_interval_ms" in changes and self._server is not None:
+            self.churn.stop()
+            self.churn.start()
         return self.faults_settings()

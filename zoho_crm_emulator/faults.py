@@ -28,6 +28,8 @@ FAULT_SETTINGS = (
     "bulk_fail",
     "bulk_result_ttl_seconds",
     "bulk_downloads_per_minute",
+    "churn_every_calls",
+    "churn_interval_ms",
 )
 
 

@@ -673,7 +673,28 @@ MODULES: tuple[ModuleDef, ...] = (
     *_UNSUPPORTED,
 )
 
+#: Modules Zoho lists as ``api_supported`` whose records endpoint still refuses every call
+#: (seen by other connectors), with the error code it answers. Listed by
+#: ``/settings/modules`` (see :func:`listed_modules`); no data, no field metadata.
+REFUSING_MODULES: dict[str, str] = {
+    "CTI_Entry": "INVALID_MODULE",
+    "Email_Analytics": "INVALID_MODULE",
+    "Email_Template_Analytics": "INVALID_MODULE",
+    "Functions__s": "INVALID_MODULE",
+    "Email_Sentiment": "INVALID_MODULE",
+    "Locking_Information__s": "NO_PERMISSION",
+}
+
 _BY_LOWER = {m.api_name.lower(): m for m in MODULES}
+
+
+def listed_modules() -> list[ModuleDef]:
+    """Every module ``/settings/modules`` lists: the org's, then the refusing ones."""
+    refusing = [
+        ModuleDef(name, name.rstrip("s"), name, generated_type="default")
+        for name in REFUSING_MODULES
+    ]
+    return [*MODULES, *refusing]
 
 
 def find_module(name: str) -> ModuleDef | None:

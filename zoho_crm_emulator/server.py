@@ -165,6 +165,7 @@ class Dispatcher:
         response = handler(request)
         if response.status < 400:
             emu.counters.spend(response.credits)
+        emu.churn.after_call()
         return response
 
 
