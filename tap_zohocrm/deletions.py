@@ -12,11 +12,12 @@ bookmark (see :data:`DELETED_BOOKMARK` and :data:`DELETED_SYNCED_AT`). Where the
 - no deletion bookmark but a records bookmark (state written before deletions were read, or a
   run killed before its deletion pass): deletions after that records bookmark, since every
   record a target may hold was read at or before it;
-- neither (a first sync): deletions after the moment the first Get Records call of this run
-  was answered (Zoho's ``Date`` header, less one second). Records deleted before the sync were
-  never read, so no target holds them; ghosts of them would only add rows of nothing. A first
-  sync therefore makes no call: it stores that instant as its deletion bookmark, and the next
-  sync lists the deletions made since (during the first sync included).
+- neither (a first sync, or a destination whose state was lost): the whole recycle bin. A
+  destination written by an earlier run may hold records deleted since, and only this listing
+  can tell it. The deletion bookmark then becomes the newest ``deleted_time`` read, or the
+  moment the first Get Records call of this run was answered (Zoho's ``Date`` header, less
+  one second) when that is newer. A fresh destination gets deletions of keys it never held:
+  target-sqlite-audit ignores them; plain targets add a row holding only the key.
 
 Zoho keeps recycle-bin entries 60 days (permanent deletions 120): a sync that last ran longer
 ago than that may have missed deletions, and the stream says so.
@@ -207,11 +208,13 @@ def warn_if_retention_passed(
         return False
     logger.warning(
         "Stream %s last read deletions %d days ago (%s), longer than Zoho's %d-day recycle-bin "
-        "retention: records deleted and purged in between are not reported as deleted; run a "
-        "full refresh of the stream to reconcile.",
+        "retention: records deleted and purged in between cannot be read from Zoho any more and "
+        "stay live downstream; to reconcile, rebuild the destination table from a full sync "
+        "(clear the stream's state and drop its table), and sync more often than every %d days.",
         stream_name,
         age.days,
         last,
+        RETENTION_DAYS,
         RETENTION_DAYS,
     )
     return True

@@ -672,9 +672,9 @@ class ZohoModuleStream(ZohoStream):
         self._records_emitted = 0
         self._previous_page = {}
         deletions = self.deletions_enabled()
-        # A first sync (no deletion bookmark, no records bookmark): nothing read before, so
-        # nothing to delete downstream; deletions made during it come after its deletion
-        # start and are read by the next sync. No /deleted call then (deletions.py).
+        # No deletion bookmark and no records bookmark: a first sync, or a destination whose
+        # state was lost. It may hold records deleted since, so the whole recycle bin is read
+        # (deletions.py).
         first_sync = not state.get(DELETED_BOOKMARK) and not stored
         self._stored_bookmark = stored
         self._deletion_state = state if deletions else None
@@ -732,15 +732,18 @@ class ZohoModuleStream(ZohoStream):
         that stream maps written for the stream's records (``md5(Email) if Email else None``)
         work on deletions too; the audit target keeps the last known values.
 
-        On a first sync nothing is read: only the deletion bookmark (this run's start) and
-        ``deleted_synced_at`` are stored, and the next sync lists deletions from there.
+        A run without bookmarks (a first sync, or lost state) reads the whole recycle bin:
+        the destination may hold records deleted since it was last written, and nothing else
+        would ever report them. A fresh destination just ignores deletions of keys it never
+        held (target-sqlite-audit does; plain targets add a row holding only the key and
+        ``_sdc_deleted_at``).
         """
         since = deletions_start(
             state,
             records_bookmark=stored,
             run_started=self._server_time or datetime.datetime.now(_UTC),
         )
-        entries = [] if first_sync else reader.read(since)
+        entries = reader.read(None if first_sync else since)
         if reader.page_limit_hit:
             self.logger.warning(
                 "Zoho stopped listing the deleted %s records at its page limit; %d deletions "

@@ -27,14 +27,20 @@ def deleted_entry(emu, module, record_id):
 def test_a_deleted_lead_reaches_the_audit_history_as_delete(
     tap_emulator, tap_config, run_tap, tmp_path
 ):
-    emu = tap_emulator(seed=61, sizes=SMALL)
+    emu = tap_emulator(seed=61, sizes=SMALL, deleted_fraction=0.05)
     config = tap_config(emu)
     database = tmp_path / "audit.sqlite"
     first = run_tap(config)
-    # Deletions made before the first sync are of records no target holds: none is emitted.
+    # A first sync reads the whole recycle bin (the destination may hold those records); the
+    # audit target ignores deletions of keys it never held.
     assert emu.deleted("Leads")
-    assert deletion_records(first, "leads") == []
+    assert {r["id"] for r in deletion_records(first, "leads")} == {
+        d["id"] for d in emu.deleted("Leads")
+    }
     load_into_audit(database, first)
+    assert query(database, "SELECT count(*) AS n FROM leads_history WHERE change_type = 'delete'")[
+        0
+    ]["n"] == 0
     before = {r["id"]: r for r in first.records("leads")}
 
     [victim] = emu.mutate("delete", module="Leads", count=1)
@@ -58,7 +64,7 @@ def test_a_deleted_lead_reaches_the_audit_history_as_delete(
     assert parse_instant(row["_deleted_at"]) == parse_instant(deletion["_sdc_deleted_at"])
 
 
-def test_a_first_sync_reads_no_deletions_and_the_next_sync_gets_them(
+def test_a_first_sync_reads_the_recycle_bin_and_the_next_sync_gets_later_deletions(
     tap_emulator, tap_config, run_tap, tmp_path, monkeypatch
 ):
     emu = tap_emulator(seed=62, sizes=SMALL)
@@ -75,12 +81,14 @@ def test_a_first_sync_reads_no_deletions_and_the_next_sync_gets_them(
     monkeypatch.setattr(ZohoModuleStream, "_deletion_records", delete_after_the_records)
     emu.reset_stats()
     first = run_tap(config)
-    # A fresh destination has nothing to delete: no /deleted call, only the bookmark.
-    assert not any(key.startswith("deleted:") for key in emu.stats()["calls"])
-    assert deletion_records(first, "leads") == []
+    # No bookmark: the whole recycle bin is read once per module, after the records, so a
+    # record read and then deleted during the first sync arrives deleted in it.
+    for module in ("Leads", "Contacts", "Deals"):
+        assert emu.stats()["calls"][f"deleted:{module}"] == 1
+    [read_then_deleted] = during
+    assert [r["id"] for r in deletion_records(first, "leads")] == [read_then_deleted]
     for stream in ("leads", "contacts", "deals"):
         assert {"deleted_time", "deleted_synced_at"} <= set(stream_state(first, stream))
-    [read_then_deleted] = during
     assert read_then_deleted in first.ids("leads")
     database = tmp_path / "audit.sqlite"
     load_into_audit(database, first)
@@ -92,8 +100,8 @@ def test_a_first_sync_reads_no_deletions_and_the_next_sync_gets_them(
     stats = emu.stats()
     for module in ("Leads", "Contacts", "Deals"):
         assert stats["calls"][f"deleted:{module}"] == 1
-    # Deleted during the first sync (after its deletion start) and after it: both arrive.
-    assert [r["id"] for r in deletion_records(second, "leads")] == [read_then_deleted, after]
+    # Only what was deleted after the first sync's deletion pass arrives.
+    assert [r["id"] for r in deletion_records(second, "leads")] == [after]
     assert deletion_records(second, "contacts") == []
     load_into_audit(database, second)
     for victim in (read_then_deleted, after):
@@ -184,3 +192,25 @@ def test_include_deleted_false_reads_no_deletions(tap_emulator, tap_config, run_
     assert deletion_records(second, "leads") == []
     assert not any(key.startswith("deleted:") for key in emu.stats()["calls"])
     assert "deleted_time" not in stream_state(second, "leads")
+
+
+def test_deletions_made_while_the_state_was_lost_reach_the_audit_db(
+    tap_emulator, tap_config, run_tap, tmp_path
+):
+    """Sync, delete 5 leads, lose the state, sync again: the 5 deletions are not lost."""
+    emu = tap_emulator(seed=67, sizes=SMALL)
+    config = tap_config(emu)
+    database = tmp_path / "audit.sqlite"
+    load_into_audit(database, run_tap(config))
+    victims = emu.mutate("delete", module="Leads", count=5)
+
+    again = run_tap(config)  # no state: Meltano's state was dropped
+    assert sorted(r["id"] for r in deletion_records(again, "leads")) == sorted(victims)
+    load_into_audit(database, again)
+    rows = query(
+        database,
+        "SELECT id FROM leads_history WHERE change_type = 'delete' ORDER BY id",
+    )
+    assert [r["id"] for r in rows] == sorted(victims)
+    marked = query(database, "SELECT id FROM leads WHERE _deleted_at IS NOT NULL ORDER BY id")
+    assert [r["id"] for r in marked] == sorted(victims)

@@ -55,11 +55,12 @@ def test_a_64_field_module_arrives_whole_across_2000_plus_records(projects, run_
     for record in run.records("projects"):
         assert set(record) == set(properties)
 
-    # Two chunks per page of 200, no deleted-records call (a first sync), nothing refused.
+    # Two chunks per page of 200, one deleted-records call (no bookmark: the whole recycle
+    # bin), nothing refused.
     stats = emu.stats()
     pages = math.ceil(2150 / 200)
     assert stats["calls"]["records:Projects"] == 2 * pages
-    assert "deleted:Projects" not in stats["calls"]
+    assert stats["calls"]["deleted:Projects"] == 1
     assert "400" not in stats["status_counts"]
     [done] = [r.getMessage() for r in caplog.records if "Stream projects done" in r.getMessage()]
     assert f"{2 * pages} Get Records" in done
@@ -154,11 +155,11 @@ def test_a_record_deleted_between_chunk_requests_is_reported_deleted(
     run = run_tap(config, catalog=catalog)
     truth = assert_whole_and_true(run, emu)
     assert {r["id"] for r in live_records(run, "projects")} == set(truth)
-    # A first sync reads no deletions; the next sync reports it.
-    assert deletion_records(run, "projects") == []
+    # The first sync's deletion pass (the whole recycle bin) reports it.
+    assert [r["id"] for r in deletion_records(run, "projects")] == deleted
     monkeypatch.setattr(ChunkedReader, "complete_page", original)
     again = run_tap(config, catalog=catalog, state=run.state)
-    assert [r["id"] for r in deletion_records(again, "projects")] == deleted
+    assert deletion_records(again, "projects") == []
 
 
 def test_chunks_follow_the_first_chunk_across_a_page_token_restart(

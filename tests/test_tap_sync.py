@@ -174,18 +174,19 @@ def test_api_economy_initial_no_change_and_incremental(
     assert stats["calls"]["oauth_token"] == 1
     assert not any(k.startswith("settings_") for k in stats["calls"])  # schema from the catalog
     assert record_calls(emu) == {s: math.ceil(n / 200) for s, n in sizes.items()}
-    # No deleted-records call on a first sync (include_deleted is on by default): a fresh
-    # destination has nothing to delete; the next sync lists deletions from this run's start.
-    assert not any(k.startswith("deleted:") for k in stats["calls"])
+    # One deleted-records call per stream on a first sync (include_deleted is on by default):
+    # without a bookmark the destination may hold records deleted since, so the whole
+    # recycle bin is read once.
+    assert all(stats["calls"][f"deleted:{module}"] == 1 for module in STREAMS.values())
     # And one record count per stream: backfill_method auto sizes each module once on a
     # first sync (all below bulk_threshold here, so REST).
     assert all(stats["calls"][f"count:{module}"] == 1 for module in STREAMS.values())
-    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3
+    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3 + 3
     done = [r.getMessage() for r in caplog.records if "done:" in r.getMessage()]
     assert len(done) == 3
     assert any(
-        f"Stream leads done: {sizes['leads']} records, 0 deletions; 3 API calls (3 Get "
-        "Records, 0 deleted records, 0 field metadata), 3 credits spent; 1 token requests" in line
+        f"Stream leads done: {sizes['leads']} records, 0 deletions; 4 API calls (3 Get "
+        "Records, 1 deleted records, 0 field metadata), 4 credits spent; 1 token requests" in line
         for line in done
     )
 
@@ -240,9 +241,10 @@ def test_304_and_204_mean_no_records(tap_emulator, tap_config, run_tap):
     assert "deals" not in (first.state or {}).get("bookmarks", {}) or not first.state["bookmarks"][
         "deals"
     ].get("replication_key_value")
-    # Deals: no records at all, no If-Modified-Since; no deletion list on a first sync.
+    # Deals: no records at all, no If-Modified-Since (a 204); the recycle bins are empty
+    # (a 204 each).
     assert emu.stats()["calls"]["records:Deals"] == 1
-    assert status_count(emu, 204) == 1
+    assert status_count(emu, 204) == 4
 
     emu.reset_stats()
     second = run_tap(config, state=first.state)
