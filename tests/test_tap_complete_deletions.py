@@ -38,9 +38,8 @@ def test_a_deleted_lead_reaches_the_audit_history_as_delete(
         d["id"] for d in emu.deleted("Leads")
     }
     load_into_audit(database, first)
-    assert query(database, "SELECT count(*) AS n FROM leads_history WHERE change_type = 'delete'")[
-        0
-    ]["n"] == 0
+    deletes = "SELECT count(*) AS n FROM leads_history WHERE change_type = 'delete'"
+    assert query(database, deletes)[0]["n"] == 0
     before = {r["id"]: r for r in first.records("leads")}
 
     [victim] = emu.mutate("delete", module="Leads", count=1)
