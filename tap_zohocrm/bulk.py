@@ -295,6 +295,11 @@ class BulkReadClient(ZohoStream):
         return result
 
     @override
+    def page_problem(self, response: requests.Response) -> str | None:
+        # Jobs, counts and zipped CSVs are not Get Records pages; each call checks its own.
+        return None
+
+    @override
     def validate_response(self, response: requests.Response) -> None:
         if self.first_answer_at is None:
             self.first_answer_at = answer_time(response)

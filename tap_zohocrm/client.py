@@ -350,6 +350,15 @@ class ZohoStream(RESTStream[ZohoPage]):
             # as calls but not as credits.
             self.api_credits += 1
             self._token_retry_pending = False
+            problem = self.page_problem(response) if status == HTTPStatus.OK else None
+            if problem is not None:
+                # Never "no more records": a broken answer retried, then one sentence, and
+                # the bookmark stays where the last complete page left it.
+                self._last_retry_reason = (
+                    f"Zoho CRM answered {self.http_method} {self.path} ({self.what}) with HTTP "
+                    f"200 but {problem}"
+                )
+                raise RetriableAPIError(self._last_retry_reason, response)
             return
 
         body = response_payload(response)
@@ -405,6 +414,36 @@ class ZohoStream(RESTStream[ZohoPage]):
             return f"Zoho CRM answered {where} with HTTP {status} and no Zoho error body."
         label = f"HTTP {status} {code}" if code else f"HTTP {status}"
         return f"Zoho CRM answered {where} with {label}: {message or 'no message'}{details}."
+
+    #: Whether the endpoint pages (its answers carry ``info.more_records``).
+    paged: bool = True
+
+    def page_problem(self, response: requests.Response) -> str | None:
+        """Why an HTTP 200 answer is not a usable page of this endpoint (``None``: it is).
+
+        Args:
+            response: A 200 response.
+
+        Returns:
+            A sentence fragment, e.g. "the body is not JSON (text/html)".
+        """
+        payload = response_payload(response)
+        if not isinstance(payload, dict):
+            kind = response.headers.get("Content-Type") or "no content type"
+            return f"the body is not Zoho's JSON ({kind}; an HTML page or a cut-off answer)"
+        if payload.get("status") == "error":
+            code, message, _ = describe_zoho_error(payload)
+            return f"the body is a Zoho error ({code}: {message})"
+        data = payload.get(self.records_key)
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            return f"the body has no '{self.records_key}' list of objects"
+        if self.paged:
+            info = payload.get("info")
+            if not isinstance(info, dict):
+                return "the body has no 'info' object"
+            if info.get("more_records") and not data:
+                return "it says more records follow and sends none"
+        return None
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -522,6 +561,8 @@ class SettingsReader(ZohoStream):
     Subclasses set ``name``, ``path``, ``required_scope`` and ``records_key``, and override
     ``get_url_params`` when the endpoint takes parameters.
     """
+
+    paged = False
 
     def __init__(self, tap: TapZohoCRM) -> None:
         """Create the reader.

@@ -126,6 +126,22 @@ class DeletedRecordsReader(ZohoStream):
                 return
         super().validate_response(response)
 
+    @override
+    def page_problem(self, response: requests.Response) -> str | None:
+        problem = super().page_problem(response)
+        if problem is not None:
+            return problem
+        payload = response_payload(response)
+        for entry in payload.get(self.records_key, []):
+            value = entry.get("deleted_time")
+            if value is None:
+                continue
+            try:
+                parse_instant(str(value))
+            except (TypeError, ValueError):
+                return f"deletion {entry.get('id')} has a deleted_time that is no datetime"
+        return None
+
     def read(self, modified_since: str | None) -> list[dict[str, t.Any]]:
         """Every deletion entry after ``modified_since`` (all of them without it).
 

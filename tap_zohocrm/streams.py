@@ -390,6 +390,23 @@ class ZohoModuleStream(ZohoStream):
             self._send = self.request_decorator(self._request)
         return t.cast("requests.Response", self._send(prepared, None))
 
+    @override
+    def page_problem(self, response: requests.Response) -> str | None:
+        problem = super().page_problem(response)
+        if problem is not None:
+            return problem
+        key = REPLICATION_KEY if self.replication_key else None
+        for record in self.raw_records(response):
+            if not isinstance(record.get("id"), (str, int)) or isinstance(record.get("id"), bool):
+                return "a record has no id"
+            value = record.get(key) if key is not None else None
+            if value is not None:
+                try:
+                    parse_instant(str(value))
+                except (TypeError, ValueError):
+                    return f"record {record.get('id')} has a {key} that is no datetime ({value!r})"
+        return None
+
     def raw_records(self, response: requests.Response) -> list[dict[str, t.Any]]:
         """Zoho's records of a response, as sent (empty for 204, 304 and restarts)."""
         return list(ZohoStream.parse_response(self, response))

@@ -76,6 +76,11 @@ class EmulatorConfig:
             many API calls (None: never); see :mod:`zoho_crm_emulator.churn`.
         churn_interval_ms: Also edit on a timer, every this many milliseconds (None: never).
         churn_modules: The modules churn edits.
+        fail_garbage: Fraction of Get Records and deleted-records calls answered HTTP 200 with a
+            useless body (HTML, a Zoho error body, truncated JSON, ``more_records`` without
+            data), as a broken proxy or a failing Zoho front end does.
+        garbage_kind: ``html``, ``error``, ``truncated``, ``more_without_data`` or ``mixed``.
+        fail_garbage_after_calls: Listing calls answered normally before garbage may start.
     """
 
     seed: int = 42
@@ -110,6 +115,9 @@ class EmulatorConfig:
     churn_every_calls: int | None = None
     churn_interval_ms: float | None = None
     churn_modules: tuple[str, ...] = ("Leads", "Contacts", "Deals")
+    fail_garbage: float = 0.0
+    garbage_kind: str = "mixed"
+    fail_garbage_after_calls: int = 0
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

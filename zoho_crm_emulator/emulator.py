@@ -171,7 +171,7 @@ class Emulator:
         if unknown:
             raise ValueError(f"unknown fault settings {unknown}; expected {list(FAULT_SETTINGS)}")
         for name, value in changes.items():
-            if name in ("fail_429", "fail_500", "bulk_fail"):
+            if name in ("fail_429", "fail_500", "bulk_fail", "fail_garbage"):
                 value = float(value)
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"{name} must be between 0 and 1")

@@ -12,6 +12,7 @@ import time
 
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.errors import ZohoError, internal_error, too_many_requests
+from zoho_crm_emulator.messages import Response
 
 #: Config attributes that ``Emulator.set_faults`` and ``POST /_emulator/faults`` may change.
 FAULT_SETTINGS = (
@@ -30,7 +31,11 @@ FAULT_SETTINGS = (
     "bulk_downloads_per_minute",
     "churn_every_calls",
     "churn_interval_ms",
+    "fail_garbage",
 )
+
+#: Useless 200 answers a hostile or broken proxy sends (``garbage_kind``; ``mixed`` rotates).
+GARBAGE_KINDS = ("html", "error", "truncated", "more_without_data")
 
 
 class FaultInjector:
@@ -44,6 +49,8 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(f"{config.seed}:faults")
         self._lock = threading.Lock()
+        self._garbage = 0
+        self._listings = 0
 
     def delay(self) -> None:
         """Sleep for the configured latency (outside any lock, so calls overlap)."""
@@ -58,6 +65,32 @@ class FaultInjector:
             return False
         with self._lock:
             return self._rng.random() < fraction
+
+    def draw_garbage(self) -> Response | None:
+        """Return a useless HTTP 200 answer for this call (``fail_garbage``), or None."""
+        fraction = self.config.fail_garbage
+        if fraction <= 0:
+            return None
+        with self._lock:
+            self._listings += 1
+            if self._listings <= self.config.fail_garbage_after_calls:
+                return None
+            if self._rng.random() >= fraction:
+                return None
+            kind = self.config.garbage_kind
+            if kind == "mixed":
+                kind = GARBAGE_KINDS[self._garbage % len(GARBAGE_KINDS)]
+                self._garbage += 1
+        if kind == "html":
+            page = b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>"
+            return Response(200, raw=page, content_type="text/html")
+        if kind == "error":
+            return Response(
+                200, {"code": "INTERNAL_ERROR", "message": "try again", "status": "error"}
+            )
+        if kind == "truncated":
+            return Response(200, raw=b'{"data":[{"id":"57257670000004', credits=1)
+        return Response(200, {"data": [], "info": {"more_records": True, "count": 0}})
 
     def draw(self) -> ZohoError | None:
         """Return the failure to answer this call with, or None to serve it."""

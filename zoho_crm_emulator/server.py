@@ -108,6 +108,7 @@ class Dispatcher:
                 f"deleted:{module}",
                 record_scopes(module),
                 lambda r: api.deleted(r, module),
+                listing=True,
             )
         match = _RECORDS.match(path)
         if match and match.group(1) != "settings":
@@ -117,6 +118,7 @@ class Dispatcher:
                 f"records:{module}",
                 record_scopes(module),
                 lambda r: api.records(r, module),
+                listing=True,
             )
         emu.counters.count_call("other")
         raise invalid_url(path)
@@ -150,6 +152,8 @@ class Dispatcher:
         scopes: list[str],
         handler: Callable[[Request], Response],
         more_scopes: list[str] | None = None,
+        *,
+        listing: bool = False,
     ) -> Response:
         """Run a Zoho API handler behind latency, auth, scopes, faults and credit counting."""
         emu = self.emulator
@@ -163,6 +167,8 @@ class Dispatcher:
         if fault is not None:
             raise fault
         response = handler(request)
+        if listing and response.status == 200:
+            response = emu.faults.draw_garbage() or response
         if response.status < 400:
             emu.counters.spend(response.credits)
         emu.churn.after_call()
