@@ -68,6 +68,9 @@ class AuditSink(BatchSink):
         self.table: StreamTable | None = None
         self._records: list[dict] = []
         self._lines: list[int] = []
+        #: Queued records that precede the latest STATE message (None: no STATE since the
+        #: last drain); the store turns it into the history id that STATE covers.
+        self._state_boundary: int | None = None
         self._check = self._validator.validate if self._validator is not None else None
         self._with_metadata = self.include_sdc_metadata_properties
         self.batch_limit = self.max_size
@@ -161,6 +164,14 @@ class AuditSink(BatchSink):
         self._lines.append(line)
         return len(records) >= self.batch_limit
 
+    def note_state(self) -> None:
+        """A STATE message was read: the records queued now are the ones it covers."""
+        if self._records:
+            self._state_boundary = len(self._records)
+        elif self.table is not None:
+            self._state_boundary = None
+            self.audit_target.store.note_covered(self.table)
+
     @property
     @override
     def current_size(self) -> int:
@@ -187,7 +198,8 @@ class AuditSink(BatchSink):
         """
         records, lines = self._records, self._lines
         self._records, self._lines = [], []
-        context = {"records": records, "lines": lines}
+        context = {"records": records, "lines": lines, "covered": self._state_boundary}
+        self._state_boundary = None
         self._context_draining = context
         # Tallies and the record-count metric are updated per batch, not per record.
         self.tally_record_read(len(records))
@@ -211,7 +223,9 @@ class AuditSink(BatchSink):
         if self.table is None:
             self.setup()
         assert self.table is not None
-        counts = self.audit_target.store.apply_batch(self.table, records, lines)
+        counts = self.audit_target.store.apply_batch(
+            self.table, records, lines, covered=context.get("covered")
+        )
         self.audit_target.add_counts(self.stream_name, self.table.table, counts)
 
     def _check_batch_file_record(self, record: dict, line: int) -> None:

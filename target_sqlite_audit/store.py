@@ -125,6 +125,14 @@ _META_DDL = (
         error_message TEXT,
         state TEXT
     )""",
+    # Per sync and stream: the newest history row when the sync last recorded a STATE. A
+    # rerun resumes from that STATE, so only the versions after it may be replayed.
+    """CREATE TABLE IF NOT EXISTS _audit_checkpoints (
+        sync_id INTEGER NOT NULL,
+        stream_id INTEGER NOT NULL,
+        history_id INTEGER NOT NULL,
+        PRIMARY KEY (sync_id, stream_id)
+    )""",
     """CREATE TABLE IF NOT EXISTS sync_log_streams (
         sync_id INTEGER NOT NULL REFERENCES sync_log (id),
         stream TEXT NOT NULL,
@@ -170,6 +178,11 @@ class AuditStore:
         self._replayed: dict[int, dict[t.Any, list[t.Any]]] = {}
         #: Ids of the failed/interrupted syncs right before this one (the replay window).
         self.replay_window: list[int] = []
+        #: Per window sync and stream id: the history id its last recorded STATE covered.
+        self.replay_marks: dict[int, dict[int, int]] = {}
+        #: Per stream id: the newest history id the latest STATE read covers (see
+        #: :meth:`checkpoint`).
+        self._covered: dict[int, int] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -314,16 +327,30 @@ class AuditStore:
                 "INSERT INTO sync_log (started_at, status) VALUES (?, 'running')", (now,)
             )
             sync_id = int(cursor.lastrowid or 0)
-            window = []
-            for previous_id, status in conn.execute(
-                "SELECT id, status FROM sync_log WHERE id < ? ORDER BY id DESC LIMIT 1000",
+            window: list[int] = []
+            marks: dict[int, dict[int, int]] = {}
+            previous = conn.execute(
+                "SELECT id, status, state IS NOT NULL FROM sync_log WHERE id < ? "
+                "ORDER BY id DESC LIMIT 1000",
                 (sync_id,),
-            ):
+            ).fetchall()
+            for previous_id, status, checkpointed in previous:
                 if status not in {"failed", "interrupted"}:
                     break
                 window.append(int(previous_id))
+                marks[int(previous_id)] = dict(
+                    conn.execute(
+                        "SELECT stream_id, history_id FROM _audit_checkpoints WHERE sync_id = ?",
+                        (previous_id,),
+                    ).fetchall()
+                )
+                if checkpointed:
+                    # A rerun resumes from this sync's last STATE at the earliest: what the
+                    # syncs before it wrote is covered by that STATE, not replayed.
+                    break
         self.sync_id = sync_id
         self.replay_window = window
+        self.replay_marks = marks
         return sync_id
 
     def checkpoint(self, state: t.Any) -> None:
@@ -335,6 +362,17 @@ class AuditStore:
         text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
         with self._transaction(f"Saving the STATE to {self.path}") as conn:
             conn.execute("UPDATE sync_log SET state = ? WHERE id = ?", (text, self.sync_id))
+            conn.executemany(
+                "INSERT OR REPLACE INTO _audit_checkpoints (sync_id, stream_id, history_id) "
+                "VALUES (?, ?, ?)",
+                [(self.sync_id, stream, mark) for stream, mark in self._covered.items()],
+            )
+
+    def note_covered(self, table: StreamTable) -> None:
+        """A STATE was read while nothing of the stream was queued: it covers all written."""
+        self._covered[table.stream_id] = int(
+            self._conn.execute(table.max_history_sql).fetchone()[0]
+        )
 
     def finish_sync(self, status: str, error_message: str | None = None) -> None:
         """Set the final status of this run's sync-log row.
@@ -590,6 +628,8 @@ class AuditStore:
         table: StreamTable,
         records: Sequence[Mapping[str, t.Any]],
         lines: Sequence[int],
+        *,
+        covered: int | None = None,
     ) -> BatchCounts:
         """Apply a batch of one stream's records in one transaction.
 
@@ -612,6 +652,10 @@ class AuditStore:
             records: Validated records, in input order.
             lines: The input line number of each record.
 
+            covered: How many of the records precede the latest STATE message read (None:
+                none was read since the previous batch). The history id that STATE covers is
+                kept for :meth:`checkpoint`: a rerun resumed from it replays only later ones.
+
         Returns:
             The batch's counts.
 
@@ -620,6 +664,8 @@ class AuditStore:
         """
         counts = BatchCounts(fetched=len(records))
         if not records:
+            if covered is not None:
+                self.note_covered(table)
             return counts
         what = f"Writing stream {table.stream!r} ({line_span(lines)}) to {self.path}"
         captured = self._clock()
@@ -703,6 +749,12 @@ class AuditStore:
                                 counts.updated += 1
                             state[0], state[1], state[2], state[3] = digest, rk, None, True
 
+                if covered is not None:
+                    # History ids are given in action order, from the current maximum on.
+                    before = int(conn.execute(table.max_history_sql).fetchone()[0])
+                    self._covered[table.stream_id] = before + sum(
+                        1 for index, _ in actions if index < covered
+                    )
                 if actions:
                     self._write_actions(
                         conn, table, records, rows, actions, keys, hashes, deleted, stored,
@@ -880,8 +932,13 @@ class AuditStore:
         if not window or not keys:
             return found
         width = len(table._hist_key_columns)
+        after = [
+            value
+            for sync in window
+            for value in (sync, self.replay_marks.get(sync, {}).get(table.stream_id, 0))
+        ]
         for chunk in chunks(keys):
-            params = [*window, *(v for key in chunk for v in table.key_params(key))]
+            params = [*after, *(v for key in chunk for v in table.key_params(key))]
             for row in conn.execute(table.window_sql(len(chunk), len(window)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
                 hash_, kind, rk, valid_from = row[width:]

@@ -311,10 +311,14 @@ class StreamTable:
         return self._versions_select + "(" + ", ".join("?" * count) + ")"
 
     def window_sql(self, count: int, syncs: int) -> str:
-        """SELECT of history versions written by ``syncs`` sync ids, for ``count`` keys."""
+        """SELECT of the history versions ``syncs`` syncs wrote after their last STATE.
+
+        Parameters: (sync id, history id of its last STATE) per sync, then the keys.
+        """
+        after = " OR ".join(['("sync_id" = ? AND "history_id" > ?)'] * syncs)
         return (
             self._window_select
-            + f'"sync_id" IN ({", ".join("?" * syncs)}) AND '
+            + f"({after}) AND "
             + key_condition(self._hist_key_columns, count)
             + ' ORDER BY "history_id"'
         )

@@ -418,6 +418,18 @@ class TargetSqliteAudit(Target):
             raise RecordBeforeSchemaError(msg)
 
     @override
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        # Each sink notes which of its queued records this STATE covers, so that a rerun
+        # resumed from it replays only the versions written after it (store.checkpoint).
+        before = self._latest_state
+        super()._process_state_message(message_dict)
+        if self._latest_state is before:  # the same STATE again: it covers what it did
+            return
+        for sink in self._sinks_active.values():
+            if isinstance(sink, AuditSink):
+                sink.note_state()
+
     def _write_state_message(self, state: dict) -> None:
         """Save the STATE in the sync log, then emit it.
 

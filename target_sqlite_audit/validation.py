@@ -20,6 +20,7 @@ import typing as t
 import fastjsonschema
 import jsonschema
 import orjson
+from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 _CACHE: dict[bytes, t.Callable[[t.Any], t.Any]] = {}
@@ -190,6 +191,12 @@ def record_schema(schema: dict[str, t.Any], deleted_marker: str) -> dict[str, t.
     Returns:
         A copy of the schema for validation.
     """
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if isinstance(kinds, list) and "object" not in kinds:
+        # Such a schema rejects every record: say so at the SCHEMA, not at the first RECORD.
+        msg = f"its top-level type {kinds!r} does not allow a record object"
+        raise InvalidJSONSchema(msg)
     result = copy.deepcopy(schema)
     result.pop("required", None)
     properties = result.setdefault("properties", {})

@@ -227,7 +227,9 @@ def kill_phase(
 
 
 def test_sigkill_at_20_points_then_rerun_equals_an_uninterrupted_run(emulator_factory, tmp_path):
-    emu, base_url = emulator_factory(seed=SEED % 1000, sizes=SIZES, latency_ms=10)
+    emu, base_url = emulator_factory(
+        seed=SEED % 1000, sizes=SIZES, latency_ms=10, deleted_fraction=0.0
+    )
     config = tmp_path / "discover.json"
     config.write_text(json.dumps({"accounts_url": base_url, **CREDENTIALS}))
     catalog = subprocess.run(
