@@ -7,12 +7,9 @@ The store calls these per record, in input order, with a small decision state pe
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Mapping, Sequence
 
 from target_sqlite_audit.instants import (
     compare_replication_values,
-    format_instant,
-    parse_instant,
 )
 
 WRITES = frozenset({"insert", "update", "delete"})
@@ -36,74 +33,6 @@ def decide(state: list[t.Any], digest: str, marker: t.Any, rk: t.Any) -> str:
     if older(rk, state[1]) or (state[2] is not None and older(rk, state[2])):
         return "stale"
     return "unchanged" if state[0] == digest else "update"
-
-
-def suspicious(
-    keys: Sequence[t.Any],
-    hashes: Sequence[str],
-    deleted: Sequence[t.Any],
-    records: Sequence[Mapping[str, t.Any]],
-    rk_prop: str | None,
-    stored: Mapping[t.Any, tuple[t.Any, ...]],
-) -> list[t.Any]:
-    """Keys whose records may replay an older version (checked against the history).
-
-    A stored record that comes with other content but the same replication-key value
-    (or without one), or a deletion of a stored record without a replication key to
-    order it, cannot be told from a replay of an older version without the history.
-
-    A stream without a replication key is left out for live records: it re-sends every
-    record on every sync (full table), so a value that changes back to an earlier one
-    (open -> closed -> open) is a real change, and taking it for a replay would leave
-    the current table wrong. Replays of such streams stay idempotent through the plain
-    content comparison with the stored version.
-    """
-    found: dict[t.Any, None] = {}
-    for i, key in enumerate(keys):
-        state = stored.get(key)
-        if state is None:
-            continue
-        if deleted[i] is not None:
-            if state[1] is None and state[2] is None:
-                found[key] = None
-        elif rk_prop is None:
-            continue
-        elif hashes[i] != state[0]:
-            rk = records[i].get(rk_prop) if rk_prop else None
-            if (
-                rk is None
-                or state[1] is None
-                or rk == state[1]
-                or compare_replication_values(rk, state[1]) == 0
-            ):
-                found[key] = None
-    return list(found)
-
-
-def replayed_version(
-    seen: tuple[set[str], set[str]],
-    verdict: str,
-    digest: str,
-    marker: t.Any,
-    rk: t.Any,
-    state: list[t.Any],
-) -> str:
-    """Treat a write that repeats an earlier version of the record as stale.
-
-    Replaying an input in which a record changed without its replication key changing
-    (formula fields) would otherwise flip it back and forth; an identical earlier
-    version with the same replication-key value means the record is a replay.
-
-    Returns:
-        ``"stale"`` for a replayed version, otherwise ``verdict``.
-    """
-    if verdict == "delete":
-        moment = parse_instant(marker)
-        return "stale" if moment and format_instant(moment) in seen[1] else verdict
-    same_time = (
-        rk is None or state[1] is None or (not older(rk, state[1]) and not older(state[1], rk))
-    )
-    return "stale" if same_time and digest in seen[0] else verdict
 
 
 def replay(

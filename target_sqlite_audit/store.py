@@ -14,9 +14,11 @@ over batches of plain records.  Design points:
   batch's keys, one for the previous rows of the records that change (only those), then
   ``executemany`` for the writes.
 * **Idempotent replay.**  A record whose content hash equals the stored one writes
-  nothing.  A rerun after an interrupted or failed sync also skips versions that the
-  failed run had already written (see :meth:`AuditStore.begin_sync`), so replaying the
-  same input after a kill adds no history.
+  nothing.  A rerun resumed from the last STATE an interrupted or failed sync emitted
+  also skips, in order, the versions that run wrote *after* that STATE (see
+  :meth:`AuditStore.begin_sync`), so resuming after a kill adds no history.  Versions a
+  STATE already covered are never taken for replays: a value that changes back (A, B, A)
+  without its replication key moving is a real change.
 """
 
 from __future__ import annotations
@@ -42,9 +44,7 @@ from target_sqlite_audit.decisions import (
     decide,
     initial_state,
     replay,
-    replayed_version,
     starts,
-    suspicious,
 )
 from target_sqlite_audit.errors import InputError, SchemaChangeError, StorageError
 from target_sqlite_audit.instants import (
@@ -705,9 +705,6 @@ class AuditStore:
                     gone = [key for key in unique_keys if key not in stored]
                     stored.update(self._fetch_gone(conn, table, gone))
                 window = self._fetch_window(conn, table, unique_keys)
-                seen = self._fetch_seen(
-                    conn, table, suspicious(keys, hashes, deleted, records, rk_prop, stored)
-                )
                 replayed = self._replayed.setdefault(table.stream_id, {})
 
                 # Pass 1: decide what each record does, following in-batch duplicates.
@@ -727,8 +724,6 @@ class AuditStore:
                     marker = deleted[i]
                     rk = records[i].get(rk_prop) if rk_prop and marker is None else None
                     verdict = decide(state, digest, marker, rk)
-                    if key in seen and verdict in WRITES:
-                        verdict = replayed_version(seen[key], verdict, digest, marker, rk, state)
                     if key in window and verdict in WRITES:
                         verdict = replay(window[key], replayed, key, verdict, digest, state, stored)
                         if verdict in WRITES:
@@ -896,28 +891,6 @@ class AuditStore:
         for chunk in chunks(history_ids):
             for row in conn.execute(table.versions_sql(len(chunk)), list(chunk)):
                 found[int(row[0])] = (list(row[1:-1]), row[-1])
-        return found
-
-    def _fetch_seen(
-        self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> dict[t.Any, tuple[set[str], set[str]]]:
-        """Versions earlier syncs wrote: (live content hashes, deletion valid_from).
-
-        Versions this sync wrote are left out: within one input, input order decides
-        (as it does within one batch), so a record that changes back to an earlier version
-        later in the same input is an update wherever the batch boundaries fall.
-        """
-        found: dict[t.Any, tuple[set[str], set[str]]] = {}
-        width = len(table._hist_key_columns)
-        for chunk in chunks(keys):
-            params = [self.sync_id, *(v for key in chunk for v in table.key_params(key))]
-            for row in conn.execute(table.seen_sql(len(chunk)), params):
-                key = row[0] if width == 1 else tuple(row[:width])
-                hashes, deletions = found.setdefault(key, (set(), set()))
-                if row[width + 1] == "delete":
-                    deletions.add(row[width + 2])
-                else:
-                    hashes.add(row[width])
         return found
 
     def _fetch_window(

@@ -163,10 +163,6 @@ class StreamTable:
             f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from" '
             f"FROM {h_q} WHERE "
         )
-        self._seen_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type", "valid_from" FROM {h_q} '
-            'WHERE "sync_id" <> ? AND '
-        )
         self._gone_select = (
             f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
             f'"history_id" FROM {h_q} WHERE "valid_to" IS NULL AND "change_type" = \'delete\' '
@@ -322,13 +318,6 @@ class StreamTable:
             + key_condition(self._hist_key_columns, count)
             + ' ORDER BY "history_id"'
         )
-
-    def seen_sql(self, count: int) -> str:
-        """SELECT of the history versions of ``count`` keys written by other syncs.
-
-        Parameters: the current sync id, then the keys.
-        """
-        return self._seen_select + key_condition(self._hist_key_columns, count)
 
     def gone_sql(self, count: int) -> str:
         """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
