@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from benchmarks import paging_bench
 from benchmarks.common import ROOT, fmt_mb, fmt_rate, markdown_table, met_text, ratio_text
 
 NOTES = Path(__file__).with_name("NOTES.md")
@@ -534,6 +535,7 @@ def build(results: dict[str, Any]) -> tuple[str, str]:
     for key, title, builder in (
         ("target", "target", target_section),
         ("tap", "tap", tap_section),
+        ("paging", "paging", paging_bench.section),
         ("bulk", "bulk read backfill", bulk_section),
         ("e2e", "end to end", e2e_section),
     ):

@@ -19,11 +19,19 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import bulk_backfill, e2e_bench, profiling, report, tap_bench, target_bench
+from benchmarks import (
+    bulk_backfill,
+    e2e_bench,
+    paging_bench,
+    profiling,
+    report,
+    tap_bench,
+    target_bench,
+)
 from benchmarks.common import BENCH_DIR, git_commit, log, machine
 
 RESULTS = BENCH_DIR / "results.json"
-SECTIONS = ("target", "tap", "bulk", "e2e", "profile")
+SECTIONS = ("target", "tap", "paging", "bulk", "e2e", "profile")
 
 FULL = {
     "target_records": 100_000,
@@ -34,6 +42,7 @@ FULL = {
     "tap_leads": 20_000,
     "tap_contacts": 2_000,
     "tap_deals": 1_000,
+    "paging_leads": 20_000,
     "latency_reps": 2,
     "bulk_leads": 100_000,
     "bulk_latency_ms": 20,
@@ -51,6 +60,7 @@ QUICK = {
     "tap_leads": 4_000,
     "tap_contacts": 400,
     "tap_deals": 200,
+    "paging_leads": 4_000,
     "latency_reps": 1,
     "bulk_leads": 5_000,
     "bulk_latency_ms": 20,
@@ -159,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                 latency_reps=settings["latency_reps"],
             )
             results["tap"] = {"meta": meta, "data": _plain(data_tap)}
+            _save(results)
+        if "paging" in chosen:
+            data_paging = paging_bench.run(settings["paging_leads"])
+            results["paging"] = {"meta": meta, "data": _plain(data_paging)}
             _save(results)
         if "bulk" in chosen:
             data_bulk = bulk_backfill.compare(
