@@ -410,6 +410,8 @@ class ZohoStream(RESTStream[ZohoPage]):
         self, status: int, code: str | None, message: str | None, details: str
     ) -> str:
         where = f"{self.http_method} {self.path}"
+        if self.what != ZohoStream.what:  # name the module, not only the path
+            where += f" ({self.what})"
         if not (code or message):
             return f"Zoho CRM answered {where} with HTTP {status} and no Zoho error body."
         label = f"HTTP {status} {code}" if code else f"HTTP {status}"

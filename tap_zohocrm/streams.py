@@ -201,7 +201,7 @@ class ZohoModuleStream(ZohoStream):
         """The module's records then its deletions; a refused optional module yields none."""
         refused = self.zoho_tap.refused_modules.get(self.module)
         if refused is not None:
-            self.logger.info("Stream %s skipped: %s", self.name, refused)
+            self.logger.info("Stream %s skipped: Zoho refused its module (warned above)", self.name)
             return
         try:
             yield from self.read_module(context)

@@ -403,6 +403,10 @@ class TapZohoCRM(Tap):
         base = {LeadsStream.module, ContactsStream.module, DealsStream.module}
         return frozenset(str(m) for m in self.config.get("modules") or []) - base
 
+    #: (accounts server, module) pairs warned about in this process: the SDK's CLI may build
+    #: the tap more than once per run, and the warning is given once.
+    _warned_refusals: t.ClassVar[set[tuple[str, str]]] = set()
+
     def refuse_module(self, module: str, ex: ZohoAPIError) -> None:
         """Give the one warning for a module Zoho refuses; its stream is then skipped."""
         if module in self.refused_modules:
@@ -414,7 +418,10 @@ class TapZohoCRM(Tap):
             "to silence this"
         )
         self.refused_modules[module] = sentence
-        self.logger.warning("%s.", sentence)
+        where = (str(self.config.get("accounts_url") or self.config.get("data_center")), module)
+        if where not in self._warned_refusals:
+            self._warned_refusals.add(where)
+            self.logger.warning("%s.", sentence)
 
     def _fallback_schema(self, module: str, stream_name: str, reason: str) -> dict:
         self.logger.warning(

@@ -150,10 +150,12 @@ def test_api_host_that_never_answers_times_out(emulator_factory, tmp_path):
     ],
 )
 def test_malformed_start_date(emulator_factory, tmp_path, start_date, reason):
-    _, base_url = emulator_factory(seed=66, sizes={"Leads": 5, "Contacts": 5, "Deals": 5})
+    emu, base_url = emulator_factory(seed=66, sizes={"Leads": 5, "Contacts": 5, "Deals": 5})
     config = {"accounts_url": base_url, **CREDENTIALS, "start_date": start_date}
     sentence = one_sentence_error(run_tap(tmp_path, config))
     assert sentence == (
         f"The start_date setting {start_date!r} is not an ISO-8601 date or datetime "
         f"({reason}); use e.g. 2024-01-01 or 2024-01-01T00:00:00+00:00."
     )
+    # Refused before any call: no token request, no metadata call.
+    assert emu.stats()["calls"] == {}

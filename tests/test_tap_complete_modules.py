@@ -1,6 +1,7 @@
 """The modules setting: any supported module (custom ones included) as a snake-case stream."""
 
 import copy
+import json
 
 import pytest
 from tap_complete_kit import RequestLog, entry, live_records, only_streams, stream_state
@@ -141,3 +142,49 @@ def test_a_module_without_modified_time_syncs_full_table(
     second = run_tap(config, catalog=catalog, state=first.state)
     assert len(live_records(second, "projects")) == 40  # full table: everything again
     assert all("If-Modified-Since" not in h for _, h in log.to("/crm/v8/Projects"))
+
+
+@pytest.mark.parametrize("refusing", ["Functions__s", "Locking_Information__s"])
+def test_a_listed_module_that_zoho_refuses_is_one_warning_and_the_rest_syncs(
+    refusing, tap_emulator, tap_config, tmp_path
+):
+    """Zoho lists it as api_supported, then refuses it (INVALID_MODULE or NO_PERMISSION)."""
+    emu = tap_emulator(seed=84, sizes=SIZES)
+    config = tap_config(emu, modules=["Accounts", refusing])
+    result = run_cli(tmp_path, config)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if f"refuses the {refusing}" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "skipped and the other streams sync" in warnings[0]
+    assert "Traceback" not in result.stderr
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    ids = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+    for module in ("Leads", "Contacts", "Deals", "Accounts"):
+        assert {r["id"] for r in emu.records(module)} <= ids, module
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert set(states[-1]["bookmarks"]) >= {"leads", "contacts", "deals", "accounts"}
+
+
+def test_a_refused_module_in_the_catalog_is_skipped_at_sync_time(
+    tap_emulator, tap_config, run_tap, caplog
+):
+    """With a catalog (Meltano's way) no metadata call happens: the records call is refused."""
+    emu = tap_emulator(seed=85, sizes=SIZES)
+    config = tap_config(emu, modules=["Functions__s"])
+    catalog = TapZohoCRM(config=config, setup_mapper=False).catalog_dict
+    emu.reset_stats()
+    with caplog.at_level("WARNING"):
+        run = run_tap(config, catalog=catalog)
+    calls = emu.stats()["calls"]
+    # The first call of its stream (the record count of backfill_method auto) was refused.
+    assert calls.get("count:Functions__s", 0) + calls.get("records:Functions__s", 0) == 1
+    assert run.records("functions_s") == []
+    assert len(run.ids("leads")) == 30
+    assert len([r for r in caplog.records if "refuses the Functions__s" in r.getMessage()]) == 1
+
+
+def test_leads_refused_still_fails_the_run(tap_emulator, tap_config, tmp_path):
+    """The refusal of a default module is not skipped: the tap exists to read it."""
+    emu = tap_emulator(seed=86, sizes=SIZES, scopes=("ZohoCRM.settings.ALL",))
+    result = run_cli(tmp_path, tap_config(emu))
+    assert result.returncode == 1
