@@ -219,17 +219,28 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             requested_at = time.monotonic()
             self.token_requests += 1
             try:
+                # Never follow a redirect: a 307/308 would re-send the client secret and the
+                # refresh token to whatever host it names (even over plain http).
                 response = self._session.post(
                     self.auth_endpoint,
                     data=self.oauth_request_payload,
                     headers=headers,
                     timeout=self._timeout,
+                    allow_redirects=False,
                 )
             except (requests.ConnectionError, requests.Timeout) as ex:
                 last_problem = f"{type(ex).__name__} reaching {self.accounts_url}"
                 self.logger.warning("Token request failed (%s); retrying", last_problem)
                 continue
 
+            if 300 <= response.status_code < 400:
+                location = hosts.without_credentials(response.headers.get("Location") or "?")
+                msg = (
+                    f"Zoho's accounts server {self.accounts_url} redirected the token request "
+                    f"(HTTP {response.status_code} to {location}), and credentials are never "
+                    "sent after a redirect; check data_center and accounts_url."
+                )
+                raise ZohoAuthError(msg)
             body = _json_or_none(response)
             error = body.get("error") if isinstance(body, dict) else None
             if response.status_code == 200 and isinstance(body, dict) and not error:
@@ -272,10 +283,19 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         self.expires_in = _lifetime_seconds(body)
         self._refreshed_at = requested_at
         self.last_refreshed = None  # unused: validity is tracked on the monotonic clock
-        if body.get("api_domain"):
-            self._token_api_domain = str(body["api_domain"]).rstrip("/")
-        else:
-            self._token_api_domain = ""
+        named = str(body.get("api_domain") or "").rstrip("/")
+        if named and not self._api_domain_override:
+            trusted = (self.accounts_url,) if self.accounts_url_overridden else ()
+            if not hosts.is_trusted_api_domain(named, trusted):
+                # The access token would go to that host: only Zoho's own (https) qualify.
+                msg = (
+                    f"Zoho's accounts server {self.accounts_url} named "
+                    f"{hosts.without_credentials(named)} as the API domain, which is not a "
+                    "Zoho API host over https, so the access token is not sent there; set "
+                    "api_domain if that host is really yours."
+                )
+                raise ZohoAuthError(msg)
+        self._token_api_domain = named
         self.logger.info(
             "Got a Zoho access token valid for %s s (API domain %s)",
             self.expires_in,
@@ -339,9 +359,15 @@ def _lifetime_seconds(body: dict) -> int:
     A bare ``expires_in`` larger than a day can only be milliseconds too.
     """
     if body.get("expires_in_sec") is not None:
-        return int(body["expires_in_sec"])
+        try:
+            return int(body["expires_in_sec"])
+        except (TypeError, ValueError):
+            return DEFAULT_TOKEN_LIFETIME
     raw = body.get("expires_in")
     if raw is None:
         return DEFAULT_TOKEN_LIFETIME
-    seconds = int(raw)
+    try:
+        seconds = int(raw)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME  # not a number: assume Zoho's hour, refresh on 401
     return seconds // 1000 if seconds > 86400 else seconds

@@ -22,6 +22,7 @@ from typing_extensions import override
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import keyset_since, parse_instant
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
+from tap_zohocrm.hosts import without_credentials
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -381,7 +382,8 @@ class ZohoStream(RESTStream[ZohoPage]):
                 )
             self._token_retry_pending = False
             msg = (
-                f"Zoho CRM at {self.zoho_tap.api_domain} rejected a freshly issued access token "
+                f"Zoho CRM at {without_credentials(self.zoho_tap.api_domain)} rejected a freshly "
+                "issued access token "
                 f"({code}: {message}); the API domain probably belongs to another data centre "
                 f"than the token (data_center is '{self.config.get('data_center', 'us')}'), so "
                 "check data_center, environment and api_domain."
@@ -540,7 +542,8 @@ class ZohoStream(RESTStream[ZohoPage]):
                 raise ZohoAPIError(msg, status=status) from None
             except (requests.ConnectionError, requests.Timeout) as ex:
                 msg = (
-                    f"Could not reach Zoho CRM at {self.zoho_tap.api_domain} for "
+                    f"Could not reach Zoho CRM at "
+                    f"{without_credentials(self.zoho_tap.api_domain)} for "
                     f"{self.http_method} {self.path} after {self.MAX_TRIES} attempts "
                     f"({type(ex).__name__}); check the network and request_timeout."
                 )

@@ -20,6 +20,8 @@ __all__ = [
     "accounts_url_for",
     "api_domain_for",
     "apply_environment",
+    "is_trusted_api_domain",
+    "without_credentials",
 ]
 
 
@@ -157,3 +159,32 @@ def apply_environment(api_domain: str, environment: str | None) -> str:
     new_host = ENVIRONMENTS[env] + host[len("www") :]
     netloc = new_host if parts.port is None else f"{new_host}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def without_credentials(url: str) -> str:
+    """A URL with any ``user:password@`` part removed, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def is_trusted_api_domain(url: str, trusted: tuple[str, ...] = ()) -> bool:
+    """Whether the access token may go to ``url`` (a token response's ``api_domain``).
+
+    Zoho's API hosts over https (``www.zohoapis.*``, ``sandbox.zohoapis.*``, ...), or the host
+    of an explicitly configured ``accounts_url`` (the emulator, a proxy of one's own).
+    """
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return False
+    host = (parts.hostname or "").lower()
+    for allowed in trusted:
+        if host and host == (urlsplit(allowed).hostname or "").lower():
+            return True
+    if parts.scheme != "https":
+        return False
+    tlds = {dc.api_tld for dc in DATA_CENTERS.values()}
+    return any(host == f"zohoapis.{tld}" or host.endswith(f".zohoapis.{tld}") for tld in tlds)

@@ -63,6 +63,12 @@ def parse_instant(value: object) -> datetime | None:
         moment = parsed
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_UTC)
+    try:
+        moment.astimezone(_UTC)
+    except OverflowError:
+        # Year 1 east of UTC or year 9999 west of it: no UTC instant exists; the value is
+        # stored as sent and simply not compared (as any other unparseable value).
+        return None
     return moment
 
 

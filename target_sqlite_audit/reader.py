@@ -11,6 +11,7 @@ the sync failed.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import typing as t
@@ -26,6 +27,9 @@ if sys.version_info >= (3, 12):  # pragma: no cover
 else:  # pragma: no cover
     from typing_extensions import override
 
+#: A JSON number of 19 or more digits: orjson reads integers beyond 64 bits as floats (keys
+#: would merge, bookmarks round), so such a line is parsed by the json module, exactly.
+_LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{19}")
 _STREAM_IN_LINE = re.compile(rb'"stream"\s*:\s*"((?:[^"\\]|\\.){0,200})"')
 
 
@@ -130,6 +134,9 @@ class AuditReader(GenericSingerReader[str]):
                 self.line_number += 1
                 try:
                     message = loads(raw)
+                    text = raw if isinstance(raw, bytes) else raw.encode()
+                    if _LONG_NUMBER.search(text):
+                        message = _exact_loads(raw)
                 except orjson.JSONDecodeError as exc:
                     if not raw.strip():
                         continue
@@ -187,3 +194,8 @@ def _json_kind(value: object) -> str:
     if value is None:
         return "null"
     return "a " + type(value).__name__
+
+
+def _exact_loads(raw: bytes | str) -> t.Any:
+    """Parse a line with the json module, which keeps integers of any size exactly."""
+    return json.loads(raw)

@@ -16,6 +16,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_sqlite_audit.errors import InputError, MissingKeyError
 from target_sqlite_audit.store import DELETED_MARKER, StreamTable
+from target_sqlite_audit.tables import SDK_METADATA
 from target_sqlite_audit.validation import (
     FastValidator,
     describe_validation_error,
@@ -32,14 +33,7 @@ if t.TYPE_CHECKING:
 
     from target_sqlite_audit.target import TargetSqliteAudit
 
-_SDC_DROPPED = (
-    "_sdc_extracted_at",
-    "_sdc_received_at",
-    "_sdc_batched_at",
-    "_sdc_sequence",
-    "_sdc_table_version",
-    "_sdc_sync_started_at",
-)
+_SDC_DROPPED = tuple(sorted(SDK_METADATA))
 
 
 class AuditSink(BatchSink):

@@ -24,6 +24,7 @@ over batches of plain records.  Design points:
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
@@ -359,7 +360,10 @@ class AuditStore:
         Args:
             state: The STATE message's value.
         """
-        text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # integers beyond 64 bits: the json module keeps them exact
+            text = json.dumps(state, separators=(",", ":"), default=str)
         with self._transaction(f"Saving the STATE to {self.path}") as conn:
             conn.execute("UPDATE sync_log SET state = ? WHERE id = ?", (text, self.sync_id))
             conn.executemany(

@@ -39,6 +39,20 @@ HISTORY_BOOKKEEPING = (
 
 _CHUNK = 500
 _INT64_MIN = -(2**63)
+#: Largest integer a REAL (double) column holds exactly.
+_EXACT_IN_REAL = 2**53
+#: singer-sdk's own record metadata: left out of change detection (a tap's own ``_sdc_*``
+#: properties are data and count).
+SDK_METADATA = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
 _INT64_MAX = 2**63 - 1
 _SORT = orjson.OPT_SORT_KEYS
 
@@ -127,7 +141,7 @@ class StreamTable:
         self.keyless = not self.key_properties
         by_prop = {column.prop: column for column in self.columns}
         self.replication_key = replication_key if replication_key in by_prop else None
-        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop.startswith("_sdc_")]
+        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop in SDK_METADATA]
         self.container_idx = [
             i
             for i, column in enumerate(self.columns)
@@ -137,6 +151,7 @@ class StreamTable:
             i for i, column in enumerate(self.columns) if may_hold_containers(column.kind)
         )
         self.integer_idx = [i for i, c in enumerate(self.columns) if c.kind == "integer"]
+        self.number_idx = [i for i, c in enumerate(self.columns) if c.kind == "number"]
         self.text_key = [by_prop[prop].kind == "text" for prop in self.key_properties]
 
         q = quote_ident
@@ -242,9 +257,23 @@ class StreamTable:
             if kind is dict or kind is list:
                 row[i] = orjson.dumps(value, option=_SORT).decode()
         for i in self.integer_idx:
-            value = row[i]
-            if type(value) is float and not _INT64_MIN <= value <= _INT64_MAX:
+            whole: t.Any = row[i]
+            if type(whole) in (float, int) and not _INT64_MIN <= whole <= _INT64_MAX:
                 raise Unstorable(self.props[i], "holds an integer outside the 64-bit range")
+        for i in self.number_idx:
+            number: t.Any = row[i]
+            kind = type(number)
+            if kind is int:
+                if not -_EXACT_IN_REAL <= number <= _EXACT_IN_REAL:
+                    # A REAL column would round it (two keys could merge): refuse, not guess.
+                    raise Unstorable(
+                        self.props[i],
+                        f"holds {number}, an integer a number column cannot keep exactly "
+                        "(beyond 2^53); declare the property integer or string",
+                    )
+            elif kind is float and number.is_integer() and abs(number) <= _EXACT_IN_REAL:
+                # 5 and 5.0 are one value in a REAL column: one content hash, no update.
+                row[i] = int(number)
         return row
 
     def row_hash(self, row: Sequence[t.Any]) -> str:
