@@ -75,7 +75,8 @@ def table_name_for(stream: str) -> str:
     """
     name = stream.replace("\x00", "_") or "stream"
     name = name.encode("utf-8", "replace").decode("utf-8")
-    if name.lower().startswith("sqlite_"):
+    if name.lower().startswith(("sqlite_", "_audit")):
+        # SQLite's own names, and the target's bookkeeping (its temp table _audit_final).
         name = "stream_" + name
     return name
 

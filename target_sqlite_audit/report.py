@@ -75,6 +75,18 @@ def redact(text: str) -> str:
     return _PHONE_CANDIDATE.sub(_phone, text)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""Text with control characters (ANSI escapes, ...) shown as ``\x..``, not obeyed.
+
+    Stream names and error messages come from the input; printed raw, an escape sequence
+    would recolour or rewrite the user's terminal.
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Format rows as a plain aligned text table (numbers right-aligned).
 
@@ -85,7 +97,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     Returns:
         The table, one line per row plus a header and a rule, ending in a newline.
     """
-    cells = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    cells = [[("" if cell is None else printable(str(cell))) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in cells:
         for i, cell in enumerate(row):
@@ -132,7 +144,7 @@ def format_run_summary(
     Returns:
         The summary text.
     """
-    clean = redact if redact_pii else (lambda text: text)
+    clean = (lambda text: printable(redact(text))) if redact_pii else printable
     title = f"sync {sync_id}" if sync_id is not None else "sync"
     lines = [
         f"target-sqlite-audit: {title} {status} in {seconds:.1f} s, database {clean(database)}"
@@ -175,7 +187,7 @@ def build_report(database: str | Path, *, limit: int = 10, redact_pii: bool = Tr
     if not path.is_file():
         msg = f"No audit database at {path}."
         raise StorageError(msg)
-    clean = redact if redact_pii else (lambda text: text)
+    clean = (lambda text: printable(redact(text))) if redact_pii else printable
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
     except sqlite3.Error as exc:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,6 +76,7 @@ RESERVED_TABLES = frozenset(
 )
 #: The Singer property that marks a record as deleted.
 DELETED_MARKER = "_sdc_deleted_at"
+_LOG = logging.getLogger("target-sqlite-audit")
 SCHEMA_VERSION = "1"
 SYNC_STATUSES = ("running", "completed", "failed", "interrupted")
 
@@ -170,6 +172,12 @@ class AuditStore:
         Raises:
             StorageError: The file cannot be created, locked or written.
         """
+        if str(path).strip() in {":memory:", ""} or str(path).startswith("file::memory:"):
+            msg = (
+                f"The database setting {str(path)!r} names no file, and an in-memory database "
+                "keeps nothing after the run; set database to a file path."
+            )
+            raise StorageError(msg)
         self.path = Path(path)
         self.hard_delete = hard_delete
         self._clock = clock
@@ -205,6 +213,7 @@ class AuditStore:
         except BaseException:
             self.close()
             raise
+        self._identity = _file_identity(self.path)
 
     # -- connection -----------------------------------------------------------------
 
@@ -360,6 +369,7 @@ class AuditStore:
         Args:
             state: The STATE message's value.
         """
+        self.check_file()
         try:
             text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:  # integers beyond 64 bits: the json module keeps them exact
@@ -371,6 +381,22 @@ class AuditStore:
                 "VALUES (?, ?, ?)",
                 [(self.sync_id, stream, mark) for stream, mark in self._covered.items()],
             )
+
+    def check_file(self) -> None:
+        """Refuse to go on when the file was deleted or replaced under the open connection.
+
+        SQLite keeps writing to the deleted file's inode: the run would "complete" and emit
+        STATE for data that is gone. Checked before every STATE and at the end.
+
+        Raises:
+            StorageError: The path no longer names the file this run writes.
+        """
+        if _file_identity(self.path) != self._identity:
+            msg = (
+                f"The database file {self.path} was deleted or replaced during the run, so "
+                "what this run wrote is not in it; no STATE was emitted for it, so run again."
+            )
+            raise StorageError(msg)
 
     def note_covered(self, table: StreamTable) -> None:
         """A STATE was read while nothing of the stream was queued: it covers all written."""
@@ -385,6 +411,8 @@ class AuditStore:
             status: ``completed``, ``failed`` or ``interrupted``.
             error_message: The one-sentence error, if any.
         """
+        if status == "completed":
+            self.check_file()
         completed_at = None if status == "interrupted" else self._clock()
         with self._transaction(f"Closing the sync log in {self.path}") as conn:
             conn.execute(
@@ -507,6 +535,12 @@ class AuditStore:
                 ],
             )
             columns = existing + added
+            # Keyless streams are keyed by their content hash: it cannot leave columns out.
+            gone = (
+                frozenset(c.prop for c in existing if c.prop not in props)
+                if key_properties
+                else frozenset()
+            )
             stream_table = StreamTable(
                 stream_id=stream_id,
                 stream=stream,
@@ -516,7 +550,15 @@ class AuditStore:
                 columns=columns,
                 replication_key=replication_key,
                 lenient=lenient,
+                gone=gone,
             )
+            if gone:
+                _LOG.info(
+                    "Stream %r: column(s) %s gone from its SCHEMA; their last values are "
+                    "kept and their absence changes no record",
+                    stream,
+                    ", ".join(sorted(gone)),
+                )
             if found is None:
                 self._create_tables(conn, stream_table)
             else:
@@ -748,6 +790,10 @@ class AuditStore:
                                 counts.updated += 1
                             state[0], state[1], state[2], state[3] = digest, rk, None, True
 
+                if table.has_gone and actions:
+                    actions = self._drop_spurious_updates(
+                        conn, table, rows, actions, keys, hashes, stored, counts
+                    )
                 if covered is not None:
                     # History ids are given in action order, from the current maximum on.
                     before = int(conn.execute(table.max_history_sql).fetchone()[0])
@@ -766,6 +812,47 @@ class AuditStore:
                 raise
             raise described from None
         return counts
+
+    def _drop_spurious_updates(
+        self,
+        conn: sqlite3.Connection,
+        table: StreamTable,
+        rows: list[list[t.Any]],
+        actions: list[tuple[int, str]],
+        keys: list[t.Any],
+        hashes: list[str],
+        stored: dict[t.Any, tuple[t.Any, ...]],
+        counts: BatchCounts,
+    ) -> list[tuple[int, str]]:
+        """Updates whose only difference is a column gone from the SCHEMA are no change.
+
+        Their stored hash (computed when the column was there) is refreshed instead, so
+        the next sync finds them unchanged at once.
+        """
+        seen: set[t.Any] = set()
+        candidates: dict[int, int] = {}
+        for i, action in actions:
+            key = keys[i]
+            if action == "update" and key not in seen and key in stored and not stored[key][2]:
+                candidates[i] = stored[key][4]
+            seen.add(key)
+        if not candidates:
+            return actions
+        previous = self._fetch_versions(conn, table, list(candidates.values()))
+        spurious = {
+            i
+            for i, history_id in candidates.items()
+            if history_id in previous
+            and not table.changed_columns(previous[history_id][0], rows[i])
+        }
+        if not spurious:
+            return actions
+        conn.executemany(
+            table.rehash_sql, [(hashes[i], *table.key_params(keys[i])) for i in spurious]
+        )
+        counts.updated -= len(spurious)
+        counts.unchanged += len(spurious)
+        return [(i, action) for i, action in actions if i not in spurious]
 
     def _write_actions(
         self,
@@ -987,3 +1074,12 @@ def _fetch_by_key(
             key = row[0] if width == 1 else tuple(row[:width])
             found[key] = (*row[width:], alive)
     return found
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, or None when there is none."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

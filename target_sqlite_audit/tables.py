@@ -116,6 +116,7 @@ class StreamTable:
         columns: Sequence[Column],
         replication_key: str | None,
         lenient: bool,
+        gone: frozenset[str] = frozenset(),
     ) -> None:
         """Prepare column lists and SQL for one stream.
 
@@ -129,6 +130,8 @@ class StreamTable:
             replication_key: Property compared for the stale check, if any.
             lenient: Convert objects/arrays to JSON text in every column (used when
                 records are not validated, so types are not guaranteed).
+            gone: Properties with a column that the current SCHEMA no longer has: left out
+                of the content hash and of ``changed_fields`` (their absence is no change).
         """
         self.stream_id = stream_id
         self.stream = stream
@@ -141,7 +144,9 @@ class StreamTable:
         self.keyless = not self.key_properties
         by_prop = {column.prop: column for column in self.columns}
         self.replication_key = replication_key if replication_key in by_prop else None
-        self.metadata_idx = [i for i, prop in enumerate(self.props) if prop in SDK_METADATA]
+        self.metadata_idx = [
+            i for i, prop in enumerate(self.props) if prop in SDK_METADATA or prop in gone
+        ]
         self.container_idx = [
             i
             for i, column in enumerate(self.columns)
@@ -204,6 +209,11 @@ class StreamTable:
             f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
         self.delete_sql = f"DELETE FROM {t_q} WHERE " + key_condition(self.key_columns, 1)
+        self.rehash_sql = f'UPDATE {t_q} SET "_content_hash" = ? WHERE ' + key_condition(
+            self.key_columns, 1
+        )
+        #: Whether some columns are gone from the SCHEMA (see ``gone``).
+        self.has_gone = bool(gone)
 
     # -- record helpers ---------------------------------------------------------------
 
@@ -312,8 +322,9 @@ class StreamTable:
             Column names, in column order.
         """
         changed = []
+        skipped = set(self.metadata_idx)
         for i, (before, after) in enumerate(zip(old, new, strict=True)):
-            if before == after:
+            if before == after or i in skipped:
                 continue
             if (
                 i in self.json_idx

@@ -8,6 +8,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import threading
 import time
 import typing as t
 from contextlib import contextmanager
@@ -132,6 +133,7 @@ class TargetSqliteAudit(Target):
         self._tables: dict[str, str] = {}
         self._defer_depth = 0
         self._pending_signal: int | None = None
+        self._terminating = False
         self._started = time.monotonic()
         self._routes: dict[object, list[tuple[AuditSink, t.Any]]] = {}
         self._gc_thresholds: tuple[int, int, int] | None = None
@@ -396,6 +398,13 @@ class TargetSqliteAudit(Target):
             message_dict: The ACTIVATE_VERSION message.
         """
         self._require_known_stream(message_dict, "ACTIVATE_VERSION")
+        version = message_dict.get("version")
+        if type(version) is not int:
+            msg = (
+                f"The ACTIVATE_VERSION message on line {self.line_number} (stream "
+                f"{message_dict.get('stream')!r}) has no integer version (got {version!r})."
+            )
+            raise InputError(msg)
         super()._process_activate_version_message(message_dict)
 
     @override
@@ -499,6 +508,17 @@ class TargetSqliteAudit(Target):
             return StorageError(f"Writing to {self.config.get('database')} failed: {exc}.")
         if isinstance(exc, OSError):
             return StorageError(f"Input/output failed at line {line}{where}: {exc}.")
+        if isinstance(exc, RecursionError):
+            return InputError(
+                f"Line {line}{where} nests objects or schemas too deeply to process; flatten "
+                "them (at most a few hundred levels)."
+            )
+        if isinstance(exc, ValueError) and "Duplicate column name" in str(exc):
+            return InputError(
+                f"The SCHEMA on line {line}{where} cannot be flattened: {_first_line(exc)} "
+                "(a property and a flattened object make the same name); rename one or "
+                "lower flattening_max_depth."
+            )
         self.logger.error("Unexpected %s at input line %d", type(exc).__name__, line, exc_info=exc)
         return InputError(
             f"Processing line {line}{where} failed unexpectedly: "
@@ -552,6 +572,14 @@ class TargetSqliteAudit(Target):
     # -- signals --------------------------------------------------------------------------
 
     @override
+    @override
+    def _setup_signal_handlers(self) -> None:
+        # SIGHUP (the terminal closed, a CI runner cancelled) stops the run the same way, so
+        # its sync-log row says interrupted instead of staying running.
+        super()._setup_signal_handlers()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self._handle_termination)
+
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Stop on SIGTERM/SIGINT without draining from inside the signal handler.
 
@@ -567,6 +595,11 @@ class TargetSqliteAudit(Target):
         if self._defer_depth:
             self._pending_signal = signum
             return
+        if self._terminating:
+            # A second signal (SIGINT then SIGTERM) must not interrupt the cleanup that marks
+            # the sync log row: the first one is already being handled.
+            return
+        self._terminating = True
         name = signal.Signals(signum).name
         msg = (
             f"Stopped by {name} at input line {self.line_number}; everything committed up "

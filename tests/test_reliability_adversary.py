@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+
 import pytest
 
 BIG = 2**53 + 1
@@ -56,3 +59,81 @@ def test_integer_to_number_widening_writes_no_update(audit):
         ]
     )
     assert [h["change_type"] for h in audit.history("s")] == ["insert"]
+
+
+def test_a_dropped_column_is_gone_not_an_update_of_every_record(audit):
+    both = audit.schema("s", {"id": "string", "a": "string", "b": "string"})
+    audit.run([both, *(audit.record("s", {"id": str(n), "a": "x", "b": "y"}) for n in range(5))])
+    only_a = audit.schema("s", {"id": "string", "a": "string"})
+    run = audit.run([only_a, *(audit.record("s", {"id": str(n), "a": "x"}) for n in range(5))])
+    assert run.error is None
+    assert {h["change_type"] for h in audit.history("s")} == {"insert"}
+    assert [r["b"] for r in audit.current("s")] == ["y"] * 5  # last values kept
+    # A real change afterwards is one update, and changed_fields does not list the gone column.
+    audit.run([only_a, audit.record("s", {"id": "0", "a": "z"})])
+    last = audit.history("s")[-1]
+    assert (last["change_type"], last["changed_fields"]) == ("update", '["a"]')
+    # and nothing more on a replay
+    audit.run([only_a, *(audit.record("s", {"id": str(n), "a": "x"}) for n in range(1, 5))])
+    assert len(audit.history("s")) == 6
+
+
+def test_a_schema_nested_hundreds_of_levels_is_one_sentence(audit):
+    deep: dict = {"type": ["null", "string"]}
+    for _ in range(250):
+        deep = {"type": ["null", "object"], "properties": {"x": deep}}
+    run = audit.run([audit.schema("s", {"id": "string", "d": deep})])
+    assert "nests objects or schemas too deeply" in str(run.error)
+
+
+def test_activate_version_without_a_version_is_one_sentence(audit):
+    schema = audit.schema("s", {"id": "string"})
+    run = audit.run([schema, {"type": "ACTIVATE_VERSION", "stream": "s"}])
+    assert "has no integer version" in str(run.error)
+
+
+def test_a_stream_named_like_the_targets_bookkeeping_gets_its_own_table(audit):
+    schema = audit.schema("_audit_final", {"id": "string"})
+    run = audit.run([schema, audit.record("_audit_final", {"id": "a"})])
+    assert run.error is None
+    assert audit.current("stream__audit_final")[0]["id"] == "a"
+
+
+def test_a_flattening_name_collision_is_one_sentence(audit):
+    props = {
+        "id": "string",
+        "a": {"type": ["null", "object"], "properties": {"b": {"type": ["null", "string"]}}},
+        "a__b": "string",
+    }
+    run = audit.run([audit.schema("s", props)], flattening_enabled=True, flattening_max_depth=3)
+    assert "cannot be flattened" in str(run.error)
+
+
+def test_an_in_memory_database_is_refused(audit):
+    run = audit.run([audit.schema("s", {"id": "string"})], database=":memory:")
+    assert "keeps nothing after the run" in str(run.error)
+
+
+def test_ansi_escapes_in_names_are_shown_not_obeyed(audit):
+    name = "s\x1b[31mred"
+    result = audit.cli([audit.schema(name, {"id": "string"}), audit.record(name, {"id": "a"})])
+    assert result.returncode == 0
+    assert b"\x1b" not in result.stderr
+    assert b"s\\x1b[31mred" in result.stderr
+    report = audit.cli(b"", "report", "--database", str(audit.database))
+    assert b"\x1b" not in report.stdout
+
+
+def test_the_database_deleted_mid_run_is_detected_not_completed(audit, tmp_path):
+    from target_sqlite_audit.target import TargetSqliteAudit
+
+    target = TargetSqliteAudit(config={"database": str(audit.database)})
+    schema = audit.schema("s", {"id": "string"})
+    target.process_lines(
+        __import__("io").BytesIO(audit.lines([schema, audit.record("s", {"id": "a"})]))
+    )
+    _ = target.store
+    os.remove(audit.database)
+    state = io.BytesIO(audit.lines([audit.state({"p": 1})]))
+    with pytest.raises(Exception, match="was deleted or replaced during the run"):
+        target.process_lines(state)
