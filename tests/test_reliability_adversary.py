@@ -134,6 +134,6 @@ def test_the_database_deleted_mid_run_is_detected_not_completed(audit, tmp_path)
     )
     _ = target.store
     os.remove(audit.database)
-    state = io.BytesIO(audit.lines([audit.state({"p": 1})]))
+    target.process_lines(io.BytesIO(audit.lines([audit.state({"p": 1})])))
     with pytest.raises(Exception, match="was deleted or replaced during the run"):
-        target.process_lines(state)
+        target.process_endofpipe()
