@@ -23,6 +23,7 @@ from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import keyset_since, parse_instant
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 from tap_zohocrm.hosts import without_credentials
+from tap_zohocrm.transport import bounded_session
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -309,6 +310,16 @@ class ZohoStream(RESTStream[ZohoPage]):
         # The SDK's version copies the whole config per call to fill {placeholders}; our
         # paths have none.
         return self.url_base + (self.path or "")
+
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        # Bounded bodies and a total deadline per request (transport.py). The SDK makes a
+        # plain session in __init__; it is replaced on first use.
+        if not getattr(self, "_bounded", False):
+            self._requests_session = bounded_session()
+            self._bounded = True
+        return t.cast("requests.Session", self._requests_session)
 
     @property
     @override

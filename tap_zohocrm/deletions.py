@@ -34,7 +34,7 @@ from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant, to_header_value
 from tap_zohocrm.client import ZohoStream, page_info, response_payload
-from tap_zohocrm.errors import describe_zoho_error
+from tap_zohocrm.errors import ZohoAPIError, describe_zoho_error
 
 if t.TYPE_CHECKING:
     import logging
@@ -63,15 +63,36 @@ DELETED_SYNCED_AT = "deleted_synced_at"
 RETENTION_DAYS = 60
 
 _PAGE_LIMIT_CODE = "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
+#: Pages of deletions read at most in one pass (2,000,000 entries at 200 a page).
+MAX_DELETED_PAGES = 10_000
 _UTC = datetime.timezone.utc
 
 
 class _DeletedPaginator(PageNumberPaginator):
-    """``page`` = 1, 2, ... while ``info.more_records`` says so (the endpoint has no tokens)."""
+    """``page`` = 1, 2, ... while ``info.more_records`` says so (the endpoint has no tokens).
+
+    A listing that says "more" forever (the same page again and again) is stopped with one
+    sentence instead of looping.
+    """
+
+    _previous: tuple[str, ...] | None = None
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        return bool(page_info(response).get("more_records"))
+        if not page_info(response).get("more_records"):
+            return False
+        payload = response_payload(response)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        ids = tuple(str(e.get("id")) for e in data or [] if isinstance(e, dict))
+        if ids == self._previous or (self.current_value or 0) >= MAX_DELETED_PAGES:
+            msg = (
+                "Zoho CRM kept saying more deleted records follow but sent the same page again "
+                f"(page {self.current_value}), so the tap stopped instead of looping; run it "
+                "again, and report this if it repeats."
+            )
+            raise ZohoAPIError(msg)
+        self._previous = ids
+        return True
 
 
 class DeletedRecordsReader(ZohoStream):

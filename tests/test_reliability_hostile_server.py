@@ -91,3 +91,17 @@ def test_a_persistently_useless_page_fails_in_one_sentence_and_resume_loses_noth
     resumed, error = run_capturing(config, state=state)
     assert error is None
     assert live_ids(messages) | live_ids(resumed) == {r["id"] for r in emu.records("Leads")}
+
+
+def test_a_deleted_listing_that_never_ends_stops_in_one_sentence(
+    tap_emulator, tap_config, fast_backoff
+):
+    emu = tap_emulator(seed=93, sizes={"Leads": 30, "Contacts": 5, "Deals": 5})
+    emu.mutate("delete", module="Leads", count=3)
+    emu.config.deleted_loop = True
+    _, error = run_capturing(tap_config(emu))
+    assert error is not None
+    assert "sent the same page again" in error.sentence
+    assert (
+        emu.stats()["calls"]["deleted:Contacts"] + emu.stats()["calls"].get("deleted:Leads", 0) <= 4
+    )

@@ -207,7 +207,9 @@ class ZohoApi:
         _, since = _if_modified_since(request)
         entries = self.store.deleted(definition.api_name, kind=kind, since=since)
         offset = (page - 1) * per_page
-        if offset >= len(entries):
+        if self.config.deleted_loop and entries:
+            offset = 0  # a broken listing: the first page again, always "more"
+        elif offset >= len(entries):
             return Response(204)
         chunk = entries[offset : offset + per_page]
         return Response(
@@ -218,7 +220,7 @@ class ZohoApi:
                     "per_page": per_page,
                     "count": len(chunk),
                     "page": page,
-                    "more_records": offset + per_page < len(entries),
+                    "more_records": self.config.deleted_loop or offset + per_page < len(entries),
                 },
             },
         )

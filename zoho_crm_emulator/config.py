@@ -81,6 +81,8 @@ class EmulatorConfig:
             data), as a broken proxy or a failing Zoho front end does.
         garbage_kind: ``html``, ``error``, ``truncated``, ``more_without_data`` or ``mixed``.
         fail_garbage_after_calls: Listing calls answered normally before garbage may start.
+        deleted_loop: The deleted-records listing answers its first page for every page,
+            always with ``more_records: true`` (a listing that never ends).
     """
 
     seed: int = 42
@@ -118,6 +120,7 @@ class EmulatorConfig:
     fail_garbage: float = 0.0
     garbage_kind: str = "mixed"
     fail_garbage_after_calls: int = 0
+    deleted_loop: bool = False
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.
