@@ -7,6 +7,7 @@ for a stream; identifiers are quoted here (values are always bound parameters).
 from __future__ import annotations
 
 import hashlib
+import json
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -87,6 +88,14 @@ class BatchCounts:
             self.deleted,
             self.stale,
         )
+
+
+def canonical_json(value: t.Any) -> str:
+    """Compact JSON text with sorted keys; integers of any size kept exactly."""
+    try:
+        return orjson.dumps(value, option=_SORT).decode()
+    except TypeError:  # orjson stops at 64-bit integers
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class Unstorable(Exception):
@@ -236,7 +245,7 @@ class StreamTable:
             if text and kind is int:
                 value = str(value)
             elif kind is dict or kind is list:  # stored (and compared) as canonical JSON
-                value = orjson.dumps(value, option=_SORT).decode()
+                value = canonical_json(value)
             values.append(value)
         return values[0] if len(values) == 1 else tuple(values)
 
@@ -265,7 +274,7 @@ class StreamTable:
             value = row[i]
             kind = type(value)
             if kind is dict or kind is list:
-                row[i] = orjson.dumps(value, option=_SORT).decode()
+                row[i] = canonical_json(value)
         for i in self.integer_idx:
             whole: t.Any = row[i]
             if type(whole) in (float, int) and not _INT64_MIN <= whole <= _INT64_MAX:
@@ -307,7 +316,11 @@ class StreamTable:
         end = len(row)
         while end and row[end - 1] is None:
             end -= 1
-        return hashlib.blake2b(orjson.dumps(row[:end]), digest_size=16).hexdigest()
+        try:
+            data = orjson.dumps(row[:end])
+        except TypeError:  # an integer beyond 64 bits: the json module writes it exactly
+            data = json.dumps(row[:end], separators=(",", ":")).encode()
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     def changed_columns(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
         """List the columns whose values differ between two rows.
