@@ -185,6 +185,7 @@ class ZohoModuleStream(ZohoStream):
         #: id -> Modified_Time of the previous page's records: a keyset query reads the
         #: boundary second again, and those repeats are dropped.
         self._previous_page: dict[str, t.Any] = {}
+        self._future_warned: set[t.Any] = set()
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -781,6 +782,33 @@ class ZohoModuleStream(ZohoStream):
             (self._server_time or datetime.datetime.now(_UTC)).replace(microsecond=0).isoformat()
         )
 
+    def _from_the_future(self, value: str, record_id: t.Any) -> bool:
+        """A Modified_Time later than Zoho's own clock (+1 day) must not become the bookmark.
+
+        One record dated 9999 would otherwise freeze the stream: every later sync would ask
+        for records modified after it. The record is emitted; its time is not a bookmark.
+        """
+        now = self._server_time
+        if now is None:
+            return False
+        try:
+            instant = parse_instant(value)
+        except (TypeError, ValueError):
+            return False
+        if instant <= now + datetime.timedelta(days=1):
+            return False
+        if record_id not in self._future_warned:
+            self._future_warned.add(record_id)
+            self.logger.warning(
+                "Record %s of %s has Modified_Time %s, later than Zoho's clock (%s); it is "
+                "emitted but not used as the bookmark",
+                record_id,
+                self.module,
+                value,
+                now.isoformat(),
+            )
+        return True
+
     def _above_floor(self, value: str) -> bool:
         floor = self._bookmark_floor
         return floor is None or parse_instant(value) > floor
@@ -857,6 +885,8 @@ class ZohoModuleStream(ZohoStream):
                 # Re-read because it changed meanwhile: the bookmark follows its place in
                 # the first chunk's order (None: emitted out of order, not a position).
                 value = wide.positions.pop(record_id)
+        if value is not None and self._from_the_future(str(value), latest_record.get("id")):
+            return
         tracker.observe(value)
         checkpoint = tracker.checkpoint
         if checkpoint is not None and self._above_floor(checkpoint):

@@ -24,6 +24,7 @@ from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
+from tap_zohocrm.settings import describe_settings_errors
 from tap_zohocrm.streams import (
     ContactsStream,
     DealsStream,
@@ -290,6 +291,17 @@ class TapZohoCRM(Tap):
         self.refused_modules: dict[str, str] = {}
         super().__init__(*args, **kwargs)
         self._check_start_date()
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # One sentence naming each bad setting and its environment variable, never a secret
+        # value, in discovery and sync alike (the SDK only warns in discovery).
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        sentence = describe_settings_errors(self.config, schema, "TAP_ZOHOCRM_")
+        if sentence is not None:
+            raise ZohoConfigError(sentence)
+        return []
 
     def _check_start_date(self) -> None:
         """Refuse a ``start_date`` that is not an ISO-8601 date or datetime, in one sentence.

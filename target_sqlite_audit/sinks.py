@@ -9,6 +9,7 @@ tallies and metrics) at a fraction of the cost.
 
 from __future__ import annotations
 
+import decimal
 import sys
 import typing as t
 
@@ -211,6 +212,12 @@ class AuditSink(BatchSink):
         lines: list[int] | None = context.get("lines")
         if lines is None:  # BATCH messages: records come from files, not input lines
             line = self.audit_target.line_number
+            stream_map = self.audit_target.batch_map(self.stream_name)
+            # The SDK reads BATCH files with Decimal numbers and applies no stream map.
+            records = [_plain_numbers(record) for record in records]
+            if stream_map is not None:
+                mapped = (stream_map.transform(record) for record in records)
+                records = [record for record in mapped if record is not None]
             lines = [line] * len(records)
             for record in records:
                 self._check_batch_file_record(record, line)
@@ -239,3 +246,18 @@ class AuditSink(BatchSink):
                     f"has key property {key!r} missing or null."
                 )
                 raise MissingKeyError(msg)
+
+
+def _plain_numbers(value: t.Any) -> t.Any:
+    """JSON values with Decimals as the numbers a RECORD line would give (int or float)."""
+    if isinstance(value, decimal.Decimal):
+        return (
+            int(value)
+            if value == value.to_integral_value() and "." not in str(value)
+            else float(value)
+        )
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(item) for item in value]
+    return value

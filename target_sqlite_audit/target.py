@@ -134,6 +134,7 @@ class TargetSqliteAudit(Target):
         self._defer_depth = 0
         self._pending_signal: int | None = None
         self._terminating = False
+        self._batch_stream: str | None = None
         self._started = time.monotonic()
         self._routes: dict[object, list[tuple[AuditSink, t.Any]]] = {}
         self._gc_thresholds: tuple[int, int, int] | None = None
@@ -409,13 +410,36 @@ class TargetSqliteAudit(Target):
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
-        """Check the stream is known, then let the SDK read the BATCH files.
-
-        Args:
-            message_dict: The BATCH message.
-        """
+        """A BATCH, applied after the RECORDs queued before it, through the stream maps."""
         self._require_known_stream(message_dict, "BATCH")
-        super()._process_batch_message(message_dict)
+        stream = message_dict["stream"]
+        where = f"The BATCH message on line {self.line_number} (stream {stream!r})"
+        encoding = message_dict.get("encoding")
+        manifest = message_dict.get("manifest")
+        if not isinstance(encoding, dict) or encoding.get("format") not in {"jsonl", "parquet"}:
+            msg = f"{where} has no encoding with format jsonl or parquet (got {encoding!r})."
+            raise InputError(msg)
+        if not isinstance(manifest, list) or not all(isinstance(f, str) for f in manifest):
+            msg = f"{where} has no manifest (a list of file URLs)."
+            raise InputError(msg)
+        self.drain_all()  # input order: what came before the BATCH is applied first
+        self._batch_stream = stream
+        try:
+            super()._process_batch_message(message_dict)
+        except AuditError:
+            raise
+        except (ValueError, OSError, EOFError, NotImplementedError) as exc:
+            msg = f"{where} names a file that cannot be read as {encoding['format']} records: "
+            raise InputError(f"{msg}{type(exc).__name__}: {_first_line(exc)}.") from exc
+        finally:
+            self._batch_stream = None
+
+    def batch_map(self, alias: str) -> t.Any:
+        """The stream map of the BATCH being read whose output is stream ``alias``."""
+        for stream_map in self.mapper.stream_maps.get(self._batch_stream or "", []):
+            if stream_map.stream_alias == alias:
+                return stream_map
+        return None
 
     def _require_known_stream(self, message_dict: dict, kind: str) -> None:
         stream = message_dict.get("stream")
@@ -426,7 +450,6 @@ class TargetSqliteAudit(Target):
             )
             raise RecordBeforeSchemaError(msg)
 
-    @override
     @override
     def _process_state_message(self, message_dict: dict) -> None:
         # Each sink notes which of its queued records this STATE covers, so that a rerun
@@ -439,6 +462,7 @@ class TargetSqliteAudit(Target):
             if isinstance(sink, AuditSink):
                 sink.note_state()
 
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Save the STATE in the sync log, then emit it.
 

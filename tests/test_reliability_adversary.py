@@ -137,3 +137,61 @@ def test_the_database_deleted_mid_run_is_detected_not_completed(audit, tmp_path)
     target.process_lines(io.BytesIO(audit.lines([audit.state({"p": 1})])))
     with pytest.raises(Exception, match="was deleted or replaced during the run"):
         target.process_endofpipe()
+
+
+def _batch_file(path, records, gz=True):
+    import gzip
+    import json
+
+    opener = gzip.open if gz else open
+    with opener(path, "wt") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    return f"file://{path}"
+
+
+def test_a_batch_comes_after_the_records_queued_before_it_and_through_stream_maps(audit, tmp_path):
+    schema = audit.schema("s", {"id": "string", "Email": "string", "n": "number"})
+    url = _batch_file(tmp_path / "b.jsonl.gz", [{"id": "0", "Email": "new@x.io", "n": 1.5}])
+    batch = {
+        "type": "BATCH",
+        "stream": "s",
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "manifest": [url],
+    }
+    maps = {"s": {"Email": "md5(Email) if Email else None"}}
+    run = audit.run(
+        [schema, audit.record("s", {"id": "0", "Email": "old@x.io", "n": 1}), batch],
+        stream_maps=maps,
+    )
+    assert run.error is None, run.error
+    history = audit.history("s")
+    assert [h["change_type"] for h in history] == ["insert", "update"]
+    assert "@" not in history[-1]["email"]  # the map applied to the BATCH's records too
+    assert audit.current("s")[0]["n"] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"encoding": {"format": "jsonl", "compression": "gzip"}}, "has no manifest"),
+        ({"manifest": ["file:///x"]}, "has no encoding with format"),
+    ],
+)
+def test_a_batch_without_manifest_or_encoding_is_one_sentence(audit, extra, expected):
+    schema = audit.schema("s", {"id": "string"})
+    run = audit.run([schema, {"type": "BATCH", "stream": "s", **extra}])
+    assert expected in str(run.error)
+
+
+def test_a_batch_pointing_at_a_file_that_is_not_jsonl_is_one_sentence(audit, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not json at all\n")
+    message = {
+        "type": "BATCH",
+        "stream": "s",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [f"file://{bad}"],
+    }
+    run = audit.run([audit.schema("s", {"id": "string"}), message])
+    assert "cannot be read as jsonl records" in str(run.error)

@@ -95,16 +95,31 @@ def test_api_domain_of_another_data_centre(emulator_factory, tmp_path):
 
 
 def test_unknown_data_centre_code_names_the_valid_ones(emulator_factory, tmp_path):
-    # Rejected by the SDK's settings validation before anything runs; no traceback either.
-    _, base_url = emulator_factory(seed=63)
+    # Rejected by the settings validation before anything runs, in one sentence.
+    emu, base_url = emulator_factory(seed=63)
     result = run_tap(tmp_path, {"accounts_url": base_url, **CREDENTIALS, "data_center": "xx"})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert (
-        "'xx' is not one of ['us', 'eu', 'in', 'au', 'jp', 'ca', 'cn', 'sa', 'uk'] in "
-        "config['data_center']" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        "tap-zohocrm: error: The data_center setting 'xx' is not one of us, eu, in, au, jp, "
+        "ca, cn, sa, uk (TAP_ZOHOCRM_DATA_CENTER)."
     )
     assert result.stdout == ""
+    assert emu.stats()["calls"] == {}
+
+
+@pytest.mark.parametrize("mode", [(), ("--discover",)])
+def test_a_secret_of_the_wrong_type_is_named_not_echoed(emulator_factory, tmp_path, mode):
+    emu, base_url = emulator_factory(seed=64)
+    config = {"accounts_url": base_url, **CREDENTIALS, "client_secret": 987654321}
+    result = run_tap(tmp_path, config, *mode)
+    assert result.returncode == 1
+    assert "987654321" not in result.stderr + result.stdout
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        "tap-zohocrm: error: The client_secret setting must be text, not a number (check "
+        "TAP_ZOHOCRM_CLIENT_SECRET or the config file)."
+    )
+    assert emu.stats()["calls"] == {}
 
 
 def test_unreachable_accounts_server(tmp_path):

@@ -105,3 +105,18 @@ def test_a_deleted_listing_that_never_ends_stops_in_one_sentence(
     assert (
         emu.stats()["calls"]["deleted:Contacts"] + emu.stats()["calls"].get("deleted:Leads", 0) <= 4
     )
+
+
+def test_a_record_dated_in_year_9999_does_not_freeze_the_bookmark(
+    tap_emulator, tap_config, run_tap
+):
+    emu = tap_emulator(seed=94, sizes={"Leads": 300, "Contacts": 5, "Deals": 5})
+    config = tap_config(emu)
+    [future] = emu.mutate("edit", module="Leads", count=1, modified=253402300000)  # 9999
+    first = run_tap(config)
+    assert future in first.ids("leads")
+    bookmark = first.state["bookmarks"]["leads"]["replication_key_value"]
+    assert not bookmark.startswith("9999")
+    edited = emu.mutate("edit", module="Leads", count=2)
+    second = run_tap(config, state=first.state)
+    assert set(edited) <= set(second.ids("leads"))  # later changes still arrive

@@ -415,6 +415,7 @@ class Store:
         count: int,
         ids: Sequence[str] | None,
         values: dict[str, Any] | None = None,
+        modified: int | None = None,
     ) -> list[str]:
         definition = state.definition
         if values:
@@ -437,7 +438,8 @@ class Store:
                 for f in self._rng.sample(editable, min(len(editable), self._rng.randint(1, 3))):
                     record.overrides[f.api_name] = self._different(definition, f, record, current)
             record.overrides["Modified_By"] = dict(API_USER)
-            record.modified = self._next_ts()
+            # ``modified``: a clock gone wrong (a record dated in year 9999, say).
+            record.modified = self._next_ts() if modified is None else int(modified)
             record.rendered = None
             changed.append(record.id)
         return changed
