@@ -120,3 +120,38 @@ def test_a_record_dated_in_year_9999_does_not_freeze_the_bookmark(
     edited = emu.mutate("edit", module="Leads", count=2)
     second = run_tap(config, state=first.state)
     assert set(edited) <= set(second.ids("leads"))  # later changes still arrive
+
+
+def test_a_connection_reset_on_every_retry_is_one_sentence(tap_emulator, tap_config, fast_backoff):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    stop = threading.Event()
+
+    def reset_all() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            conn.close()  # RST
+
+    threading.Thread(target=reset_all, daemon=True).start()
+    try:
+        emu = tap_emulator(seed=95, sizes={"Leads": 5, "Contacts": 5, "Deals": 5})
+        host, port = listener.getsockname()
+        config = tap_config(emu, api_domain=f"http://{host}:{port}")
+        _, error = run_capturing(config)
+    finally:
+        stop.set()
+        listener.close()
+    assert error is not None
+    assert error.sentence.startswith(f"Could not reach Zoho CRM at http://{host}:{port}")
+    assert "ConnectionError" in error.sentence
