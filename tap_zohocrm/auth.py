@@ -78,7 +78,7 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         *,
         client_id: str,
         client_secret: str,
-        refresh_token: str,
+        refresh_token: str | None,
         data_center: str | None = None,
         environment: str | None = None,
         accounts_url: str | None = None,
@@ -86,6 +86,9 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         timeout: float = 60,
         user_agent: str | None = None,
         logger: logging.Logger | None = None,
+        auth_method: str = "refresh_token",
+        soid: str | None = None,
+        scopes: str | None = None,
     ) -> None:
         """Create the authenticator.
 
@@ -100,6 +103,10 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             timeout: Seconds before a token request is abandoned.
             user_agent: User-Agent header of token requests.
             logger: Logger for refresh events (never given a secret).
+            auth_method: ``refresh_token`` or ``client_credentials`` (Self Client login with
+                ``soid`` and ``scopes``; no refresh token).
+            soid: ``ZohoCRM.<org id>``, for client_credentials.
+            scopes: Comma-separated scopes, for client_credentials.
         """
         self.data_center = (data_center or hosts.DEFAULT_DATA_CENTER).lower()
         self.environment = (environment or hosts.DEFAULT_ENVIRONMENT).lower()
@@ -112,6 +119,9 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             default_expiration=DEFAULT_TOKEN_LIFETIME,
         )
         self._refresh_token_value = refresh_token
+        self.auth_method = auth_method
+        self._soid = soid
+        self._scopes = scopes
         self._api_domain_override = api_domain.rstrip("/") if api_domain else None
         self._token_api_domain: str | None = None
         self._timeout = timeout
@@ -130,7 +140,15 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
     @property
     @override
     def oauth_request_body(self) -> dict:
-        """Form body of the refresh-token grant (sent as a POST body, never as a query)."""
+        """Form body of the token grant (sent as a POST body, never as a query)."""
+        if self.auth_method == "client_credentials":
+            return {
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "grant_type": "client_credentials",
+                "scope": self._scopes or "",
+                "soid": self._soid or "",
+            }
         return {
             "refresh_token": self._refresh_token_value,
             "client_id": self.client_id,
@@ -313,6 +331,13 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
 
     def _refusal_sentence(self, status: int, error: t.Any, description: str) -> str:
         where = f"Zoho's accounts server {self.accounts_url}"
+        if error == "invalid_client" and self.auth_method == "client_credentials":
+            detail = f": {description}" if description else ""
+            return (
+                f"{where} rejected the client-credentials login (invalid_client{detail}), so "
+                "check soid (ZohoCRM.<org id>, from Setup > Company Details), data_center, "
+                "client_id and client_secret."
+            )
         if error == "invalid_client":
             dc = hosts.DATA_CENTERS.get(self.data_center)
             dc_text = f"'{self.data_center}' ({dc.label})" if dc else f"'{self.data_center}'"

@@ -44,6 +44,11 @@ if t.TYPE_CHECKING:
 __all__ = ["TapZohoCRM"]
 
 FIELDS_SCOPE = "ZohoCRM.settings.fields.READ"
+#: What the tap reads: records, field and module metadata, users and org, Bulk Read.
+DEFAULT_SCOPES = (
+    "ZohoCRM.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.settings.modules.READ,"
+    "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ"
+)
 
 
 @contextlib.contextmanager
@@ -111,14 +116,38 @@ class TapZohoCRM(Tap):
             description="OAuth client secret of the Zoho Self Client. Never logged.",
         ),
         th.Property(
+            "auth_method",
+            th.StringType,
+            default="refresh_token",
+            allowed_values=["refresh_token", "client_credentials"],
+            title="Auth Method",
+            description=(
+                "refresh_token (a refresh token made once from a grant code: tap-zohocrm auth) "
+                "or client_credentials (Self Client login with soid and scopes, no refresh "
+                "token; a new token is requested when one expires)."
+            ),
+        ),
+        th.Property(
+            "soid",
+            th.StringType,
+            title="SOID",
+            description="For client_credentials: ZohoCRM.<org id> (Setup > Company Details).",
+        ),
+        th.Property(
+            "scopes",
+            th.StringType,
+            default=DEFAULT_SCOPES,
+            title="Scopes",
+            description="For client_credentials: the comma-separated scopes to request.",
+        ),
+        th.Property(
             "refresh_token",
             th.StringType,
-            required=True,
             secret=True,
             title="Refresh Token",
             description=(
-                "Long-lived refresh token, made once from a Self Client grant code with the "
-                "scopes ZohoCRM.modules.READ and ZohoCRM.settings.fields.READ. Never logged."
+                "Long-lived refresh token (required with auth_method refresh_token), made once "
+                "from a Self Client grant code by tap-zohocrm auth. Never logged."
             ),
         ),
         th.Property(
@@ -299,6 +328,15 @@ class TapZohoCRM(Tap):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         sentence = describe_settings_errors(self.config, schema, "TAP_ZOHOCRM_")
+        if sentence is None:
+            method = self.config.get("auth_method") or "refresh_token"
+            needed = "refresh_token" if method == "refresh_token" else "soid"
+            if not self.config.get(needed):
+                sentence = (
+                    f"The {needed} setting is missing, and auth_method {method} needs it (set "
+                    f"it, e.g. as TAP_ZOHOCRM_{needed.upper()}; tap-zohocrm auth makes a "
+                    "refresh token)."
+                )
         if sentence is not None:
             raise ZohoConfigError(sentence)
         return []
@@ -333,7 +371,10 @@ class TapZohoCRM(Tap):
         return ZohoOAuthAuthenticator(
             client_id=config["client_id"],
             client_secret=config["client_secret"],
-            refresh_token=config["refresh_token"],
+            refresh_token=config.get("refresh_token"),
+            auth_method=config.get("auth_method") or "refresh_token",
+            soid=config.get("soid"),
+            scopes=config.get("scopes") or DEFAULT_SCOPES,
             data_center=config.get("data_center"),
             environment=config.get("environment"),
             accounts_url=config.get("accounts_url"),

@@ -49,6 +49,7 @@ class TokenManager:
     config: EmulatorConfig
     _tokens: dict[str, AccessToken] = field(default_factory=dict)
     _grants: deque[float] = field(default_factory=deque)
+    _used_codes: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def grant(self, params: Mapping[str, str], api_domain: str) -> tuple[int, dict[str, Any]]:
@@ -62,15 +63,29 @@ class TokenManager:
             HTTP status and JSON body; credential errors are HTTP 200 like Zoho's.
         """
         config = self.config
-        if params.get("grant_type") != "refresh_token":
+        grant = params.get("grant_type")
+        if grant not in ("refresh_token", "authorization_code", "client_credentials"):
             return 200, {"error": "unsupported_grant_type"}
         if (
             params.get("client_id") != config.client_id
             or params.get("client_secret") != config.client_secret
         ):
             return 200, {"error": "invalid_client"}
-        if params.get("refresh_token") != config.refresh_token:
+        refresh_token: str | None = None
+        if grant == "refresh_token" and params.get("refresh_token") != config.refresh_token:
             return 200, {"error": "invalid_code"}
+        if grant == "authorization_code":
+            # A Self Client grant code: valid once, for a few minutes (expired_grant_code
+            # and a used code answer invalid_code, as Zoho does).
+            with self._lock:
+                code = params.get("code")
+                if code != config.grant_code or code in self._used_codes:
+                    return 200, {"error": "invalid_code"}
+                self._used_codes.add(code)
+            refresh_token = config.refresh_token
+        if grant == "client_credentials" and params.get("soid") != f"ZohoCRM.{config.org_id}":
+            # (Zoho's exact answer to a wrong soid is unverified; an OAuth error at HTTP 200.)
+            return 200, {"error": "invalid_client", "error_description": "invalid soid"}
         now = time.time()
         with self._lock:
             limit = config.token_requests_per_minute
@@ -88,13 +103,16 @@ class TokenManager:
             self._tokens[value] = AccessToken(
                 value, now, frozenset(s.lower() for s in config.scopes)
             )
-        return 200, {
+        body: dict[str, Any] = {
             "access_token": value,
             "scope": " ".join(config.scopes),
             "api_domain": api_domain,
             "token_type": "Bearer",
             "expires_in": int(config.token_lifetime_seconds),
         }
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
+        return 200, body
 
     def authenticate(self, header: str | None) -> AccessToken:
         """Check an API call's Authorization header and count the call against the token.

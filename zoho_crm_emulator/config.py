@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 DEFAULT_CLIENT_ID = "emulator-client-id"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - a fixed test credential
 DEFAULT_REFRESH_TOKEN = "emulator-refresh-token"  # noqa: S105 - a fixed test credential
+DEFAULT_GRANT_CODE = "1000.emulator-grant-code"
+DEFAULT_ORG_ID = "10001234567"
 
 #: Scopes granted by default: everything the tap could need.
 DEFAULT_SCOPES: tuple[str, ...] = (
@@ -19,6 +21,8 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "ZohoCRM.settings.ALL",
     "ZohoCRM.bulk.READ",
     "ZohoCRM.coql.READ",
+    "ZohoCRM.users.READ",
+    "ZohoCRM.org.READ",
 )
 
 #: Record counts per module when the config does not say otherwise. Small on purpose:
@@ -46,6 +50,9 @@ class EmulatorConfig:
         client_id: OAuth client id that the token endpoint accepts.
         client_secret: OAuth client secret that the token endpoint accepts.
         refresh_token: Refresh token that the token endpoint accepts.
+        grant_code: The one Self Client grant code the token endpoint exchanges (once) for
+            ``refresh_token`` (``grant_type=authorization_code``).
+        org_id: The org's id; client-credentials login needs ``soid=ZohoCRM.<org_id>``.
         scopes: Scopes granted to issued access tokens.
         token_lifetime_seconds: Seconds an access token lives (Zoho: 3600).
         token_lifetime_calls: API calls an access token serves before it expires (None: no
@@ -91,6 +98,8 @@ class EmulatorConfig:
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     refresh_token: str = DEFAULT_REFRESH_TOKEN
+    grant_code: str = DEFAULT_GRANT_CODE
+    org_id: str = DEFAULT_ORG_ID
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     token_lifetime_seconds: float = 3600.0
     token_lifetime_calls: int | None = None

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from zoho_crm_emulator import org
 from zoho_crm_emulator.auth import BULK_SCOPES, record_scopes, settings_scopes
 from zoho_crm_emulator.control import PREFIX, ControlApi
 from zoho_crm_emulator.errors import ZohoError, internal_error, invalid_url
@@ -86,6 +87,12 @@ class Dispatcher:
             return self._api_call(
                 request, f"settings_fields:{module}", settings_scopes("fields"), api.settings_fields
             )
+        if path.rstrip("/") == f"{_API}/users":
+            return self._api_call(
+                request, "users", org.USERS_SCOPES, lambda r: org.users(r, emu.config)
+            )
+        if path.rstrip("/") == f"{_API}/org":
+            return self._api_call(request, "org", org.ORG_SCOPES, lambda r: org.org(r, emu.config))
         if path.rstrip("/") == f"{_API}/settings/tags":
             module = _canonical(request.params.get("module") or "")
             return self._api_call(
