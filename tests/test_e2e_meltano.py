@@ -197,3 +197,19 @@ def test_tap_output_loads_into_target_postgres(meltano_env: dict[str, str]) -> N
             url, "SELECT id FROM zohocrm.leads WHERE _sdc_deleted_at IS NOT NULL ORDER BY id"
         )
         assert {row[0] for row in marked} == ghosts | set(deleted)
+
+
+def test_meltano_invoke_tap_auth_exchanges_a_grant_code(
+    tmp_path: Path, meltano_env: dict[str, str]
+) -> None:
+    emu = Emulator(EmulatorConfig(seed=14, sizes={"Leads": 5, "Contacts": 5, "Deals": 5}))
+    with emu.serve() as base_url:
+        env = {**meltano_env, "TAP_ZOHOCRM_ACCOUNTS_URL": base_url}
+        env_file = tmp_path / ".env-auth"
+        result = run_meltano(
+            "--environment=demo", "invoke", "tap-zohocrm:auth", "--code",
+            "1000.emulator-grant-code", "--write-env", str(env_file), env=env,
+        )  # fmt: skip
+    assert "Verified: the new token reads Zoho CRM" in result.stderr
+    assert "TAP_ZOHOCRM_REFRESH_TOKEN=emulator-refresh-token" in env_file.read_text()
+    assert "emulator-client-secret" not in result.stdout + result.stderr
