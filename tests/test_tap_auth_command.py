@@ -141,3 +141,11 @@ def test_client_credentials_tokens_are_requested_again_on_expiry(tap_emulator, r
     run = run_tap(config)
     assert len(run.ids("leads")) == 1200
     assert emu.stats()["calls"]["oauth_token"] >= 3
+
+
+def test_a_data_centre_hint_in_the_answer_is_named():
+    from tap_zohocrm.onboarding import _likely_data_center
+
+    assert _likely_data_center({"accounts-server": "https://accounts.zoho.eu"}) == "eu"
+    assert _likely_data_center({"location": "in"}) == "in"
+    assert _likely_data_center({"error": "invalid_client"}) is None
