@@ -23,6 +23,16 @@ def flags(emu, code="1000.emulator-grant-code", data_center="us"):
     ]  # fmt: skip
 
 
+def client_credentials(emu, soid="ZohoCRM.10001234567"):
+    return {
+        "accounts_url": emu.base_url,
+        "client_id": "emulator-client-id",
+        "client_secret": "emulator-client-secret",
+        "auth_method": "client_credentials",
+        "soid": soid,
+    }
+
+
 def test_a_good_code_prints_the_settings_and_never_the_secret(tap_emulator):
     emu = tap_emulator(seed=1)
     result = CliRunner().invoke(auth_command, flags(emu))
@@ -102,13 +112,7 @@ def test_dispatch_finds_auth_after_config():
 
 def test_a_full_sync_with_client_credentials(tap_emulator, run_tap):
     emu = tap_emulator(seed=7, sizes={"Leads": 250, "Contacts": 10, "Deals": 10})
-    config = {
-        "accounts_url": emu.base_url,
-        "client_id": "emulator-client-id",
-        "client_secret": "emulator-client-secret",
-        "auth_method": "client_credentials",
-        "soid": "ZohoCRM.10001234567",
-    }
+    config = client_credentials(emu)
     run = run_tap(config)
     assert len(run.ids("leads")) == 250
     assert emu.stats()["calls"]["oauth_token"] == 1
@@ -118,26 +122,14 @@ def test_client_credentials_with_a_wrong_soid_is_one_sentence(tap_emulator, run_
     from tap_zohocrm.errors import ZohoAuthError
 
     emu = tap_emulator(seed=8)
-    config = {
-        "accounts_url": emu.base_url,
-        "client_id": "emulator-client-id",
-        "client_secret": "emulator-client-secret",
-        "auth_method": "client_credentials",
-        "soid": "ZohoCRM.999",
-    }
+    config = client_credentials(emu, soid="ZohoCRM.999")
     with pytest.raises(ZohoAuthError, match="rejected the client-credentials login"):
         run_tap(config)
 
 
 def test_client_credentials_tokens_are_requested_again_on_expiry(tap_emulator, run_tap):
     emu = tap_emulator(seed=9, sizes={"Leads": 1200}, token_lifetime_calls=3)
-    config = {
-        "accounts_url": emu.base_url,
-        "client_id": "emulator-client-id",
-        "client_secret": "emulator-client-secret",
-        "auth_method": "client_credentials",
-        "soid": "ZohoCRM.10001234567",
-    }
+    config = client_credentials(emu)
     run = run_tap(config)
     assert len(run.ids("leads")) == 1200
     assert emu.stats()["calls"]["oauth_token"] >= 3
