@@ -186,6 +186,7 @@ class ZohoModuleStream(ZohoStream):
         #: boundary second again, and those repeats are dropped.
         self._previous_page: dict[str, t.Any] = {}
         self._future_warned: set[t.Any] = set()
+        self._query_seen: set[tuple[str, str]] = set()
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -605,9 +606,30 @@ class ZohoModuleStream(ZohoStream):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         raw = self.raw_records(response)
+        self._check_cycle(response, raw)
         if self._wide is not None and raw:
             raw = self._wide.complete_page(raw, self._current_page)
         return self.project(self._drop_repeats(raw))
+
+    def _check_cycle(self, response: requests.Response, raw: list[dict[str, t.Any]]) -> None:
+        """Stop a ``page_token`` chain that serves only versions it served already (a cycle).
+
+        Token strings may differ on every answer (Zoho's carry an expiry), so the pages are
+        compared: within one query, a token page of nothing new can only be a loop.
+        """
+        versions = {(str(r.get("id")), str(r.get(REPLICATION_KEY))) for r in raw}
+        request = response.request
+        if request is None or "page_token=" not in (request.url or ""):
+            self._query_seen = versions
+            return
+        if versions and versions <= self._query_seen:
+            msg = (
+                f"Zoho CRM's page_token for the {self.module} records led back to records it "
+                "had already sent in the same query (a paging cycle), so the tap stopped "
+                "instead of looping; run it again, and report this if it repeats."
+            )
+            raise ZohoAPIError(msg)
+        self._query_seen |= versions
 
     def _drop_repeats(self, raw: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         """Drop the records the previous page emitted with the same ``Modified_Time``."""

@@ -195,3 +195,36 @@ def test_a_batch_pointing_at_a_file_that_is_not_jsonl_is_one_sentence(audit, tmp
     }
     run = audit.run([audit.schema("s", {"id": "string"}), message])
     assert "cannot be read as jsonl records" in str(run.error)
+
+
+@pytest.mark.parametrize("signals", [("SIGHUP",), ("SIGINT", "SIGTERM")])
+def test_hangup_or_a_second_signal_leaves_no_running_row(audit, signals):
+    import json
+    import signal
+    import subprocess
+    import time
+
+    from conftest import AUDIT_CLI
+
+    config = audit.directory / "config.json"
+    config.write_text(json.dumps(audit.config))
+    process = subprocess.Popen(
+        [AUDIT_CLI, "--config", str(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(audit.lines([audit.schema("s", {"id": "string"})]))
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        audit.database.exists() and audit.query("SELECT id FROM sync_log")
+    ):
+        time.sleep(0.05)
+    for name in signals:
+        process.send_signal(getattr(signal, name))
+    _, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    [row] = audit.syncs()
+    assert row["status"] == "interrupted"
+    assert f"Stopped by {signals[0]}" in row["error_message"]
+    assert b"Traceback" not in err

@@ -155,3 +155,29 @@ def test_a_connection_reset_on_every_retry_is_one_sentence(tap_emulator, tap_con
     assert error is not None
     assert error.sentence.startswith(f"Could not reach Zoho CRM at http://{host}:{port}")
     assert "ConnectionError" in error.sentence
+
+
+def test_a_page_token_cycle_stops_in_one_sentence(tap_emulator, tap_config, fast_backoff):
+    emu = tap_emulator(seed=96, sizes={"Leads": 1000, "Contacts": 5, "Deals": 5}, token_cycle=True)
+    _, error = run_capturing(tap_config(emu, pagination="page_token"))
+    assert error is not None
+    assert "paging cycle" in error.sentence
+    assert emu.stats()["calls"]["records:Leads"] <= 4
+
+
+@pytest.mark.parametrize("kind", ["bad_time", "no_id"])
+def test_a_garbage_modified_time_deleted_time_or_id_is_one_sentence(
+    kind, tap_emulator, tap_config, fast_backoff
+):
+    emu = tap_emulator(
+        seed=97,
+        sizes={"Leads": 500, "Contacts": 5, "Deals": 5},
+        fail_garbage=1.0,
+        garbage_kind=kind,
+        fail_garbage_after_calls=1,
+    )
+    emu.mutate("delete", module="Leads", count=2)
+    _, error = run_capturing(tap_config(emu))
+    assert error is not None
+    assert "HTTP 200 but" in error.sentence
+    assert ("no datetime" if kind == "bad_time" else "has no id") in error.sentence

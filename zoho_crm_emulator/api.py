@@ -165,7 +165,9 @@ class ZohoApi:
         next_token = expiry_text = previous = None
         ttl = config.page_token_ttl_seconds
         if more:
-            next_token, expiry = self.tokens.issue(fingerprint, end, ttl)
+            # token_cycle: a broken chain whose third page is the first again, forever.
+            target = 0 if config.token_cycle and end >= 2 * per_page else end
+            next_token, expiry = self.tokens.issue(fingerprint, target, ttl)
             expiry_text = render(int(expiry), config.timezone)
         if offset > 0:
             previous, _ = self.tokens.issue(fingerprint, max(0, offset - per_page), ttl)

@@ -88,6 +88,8 @@ class EmulatorConfig:
             data), as a broken proxy or a failing Zoho front end does.
         garbage_kind: ``html``, ``error``, ``truncated``, ``more_without_data`` or ``mixed``.
         fail_garbage_after_calls: Listing calls answered normally before garbage may start.
+        token_cycle: ``next_page_token`` of the second page points back to the first (a
+            paging cycle), so a client that trusts tokens loops forever.
         deleted_loop: The deleted-records listing answers its first page for every page,
             always with ``more_records: true`` (a listing that never ends).
     """
@@ -130,6 +132,7 @@ class EmulatorConfig:
     garbage_kind: str = "mixed"
     fail_garbage_after_calls: int = 0
     deleted_loop: bool = False
+    token_cycle: bool = False
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

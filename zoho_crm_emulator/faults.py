@@ -6,6 +6,7 @@ the same sequence on every run.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -35,7 +36,7 @@ FAULT_SETTINGS = (
 )
 
 #: Useless 200 answers a hostile or broken proxy sends (``garbage_kind``; ``mixed`` rotates).
-GARBAGE_KINDS = ("html", "error", "truncated", "more_without_data")
+GARBAGE_KINDS = ("html", "error", "truncated", "more_without_data", "bad_time", "no_id")
 
 
 class FaultInjector:
@@ -66,7 +67,7 @@ class FaultInjector:
         with self._lock:
             return self._rng.random() < fraction
 
-    def draw_garbage(self) -> Response | None:
+    def draw_garbage(self, served: Response | None = None) -> Response | None:
         """Return a useless HTTP 200 answer for this call (``fail_garbage``), or None."""
         fraction = self.config.fail_garbage
         if fraction <= 0:
@@ -90,6 +91,15 @@ class FaultInjector:
             )
         if kind == "truncated":
             return Response(200, raw=b'{"data":[{"id":"57257670000004', credits=1)
+        if kind in ("bad_time", "no_id") and served is not None and isinstance(served.body, dict):
+            body = copy.deepcopy(served.body)
+            first = (body.get("data") or [{}])[0]
+            if kind == "bad_time":
+                first["Modified_Time"] = "not a time"
+                first["deleted_time"] = "not a time"
+            else:
+                first.pop("id", None)
+            return Response(200, body)
         return Response(200, {"data": [], "info": {"more_records": True, "count": 0}})
 
     def draw(self) -> ZohoError | None:

@@ -175,7 +175,7 @@ class Dispatcher:
             raise fault
         response = handler(request)
         if listing and response.status == 200:
-            response = emu.faults.draw_garbage() or response
+            response = emu.faults.draw_garbage(response) or response
         if response.status < 400:
             emu.counters.spend(response.credits)
         emu.churn.after_call()
