@@ -55,6 +55,7 @@ from target_sqlite_audit.instants import (
     utc_now_text,
 )
 from target_sqlite_audit.locking import WriterLock
+from target_sqlite_audit.migrations import migrate, refuse_newer
 from target_sqlite_audit.naming import (
     assign_column_names,
     quote_ident,
@@ -220,6 +221,10 @@ class AuditStore:
     def _configure(self) -> None:
         conn = self._conn
         try:
+            refuse_newer(conn, self.path)  # before anything writes to the file
+        except sqlite3.Error as exc:
+            raise self._storage_error(f"Opening {self.path}", exc) from exc
+        try:
             if not conn.execute("PRAGMA page_count").fetchone()[0]:
                 # New file: 8 KiB pages suit rows of about 1 KiB (fewer splits, ~10% faster).
                 conn.execute("PRAGMA page_size = 8192")
@@ -240,6 +245,7 @@ class AuditStore:
                 "INSERT OR IGNORE INTO _audit_meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
+        migrate(conn, self.path)
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _audit_final "
             "(history_id INTEGER PRIMARY KEY, deleted_at)"
@@ -370,6 +376,17 @@ class AuditStore:
             state: The STATE message's value.
         """
         self.check_file()
+        # The batches this STATE covers are already durable (synchronous=FULL); the checkpoint
+        # row itself is committed without waiting for the disk, so that the STATE is printed
+        # right after it: a kill in between makes Meltano resume from the STATE before, and
+        # the versions after that come again (repeated, never lost).
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._write_checkpoint(state)
+        finally:
+            self._conn.execute("PRAGMA synchronous = FULL")
+
+    def _write_checkpoint(self, state: t.Any) -> None:
         try:
             text = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:  # integers beyond 64 bits: the json module keeps them exact
@@ -566,7 +583,17 @@ class AuditStore:
                     definition = f"{quote_ident(column.name)} {column.declared_type}".rstrip()
                     conn.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {definition}")
                     conn.execute(f"ALTER TABLE {quote_ident(history)} ADD COLUMN {definition}")
+            if found is None or added or not self._has_view(conn, stream_table.changes_view):
+                for statement in stream_table.changes_view_sql():
+                    conn.execute(statement)
         return stream_table
+
+    @staticmethod
+    def _has_view(conn: sqlite3.Connection, name: str) -> bool:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
 
     def _new_stream(
         self,
@@ -656,6 +683,7 @@ class AuditStore:
                     '"captured_at" TEXT NOT NULL',
                     '"sync_id" INTEGER NOT NULL',
                     '"changed_fields" TEXT',
+                    '"is_current" INTEGER NOT NULL DEFAULT 0',
                     '"valid_from" TEXT NOT NULL',
                     '"valid_to" TEXT',
                 ]
@@ -903,7 +931,7 @@ class AuditStore:
                 )
                 self._close(current, valid_from, closes)
                 history = [next_id, *current[0], current[1], "delete", captured, sync_id,
-                           "[]", valid_from, None]  # fmt: skip
+                           "[]", 0, valid_from, None]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [current[0], current[1], history, valid_from, next_id]
                 if hard:
@@ -922,7 +950,7 @@ class AuditStore:
                     self._close(current, valid_from, closes)
                     changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
                 digest = hashes[i]
-                history = [next_id, *row, digest, action, captured, sync_id, changed,
+                history = [next_id, *row, digest, action, captured, sync_id, changed, 1,
                            valid_from, None]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [row, digest, history, valid_from, next_id]
@@ -952,6 +980,7 @@ class AuditStore:
         """End the validity of a key's latest version at ``valid_to``."""
         if current[2] is not None:  # written earlier in this batch: still in memory
             current[2][-1] = valid_to
+            current[2][-3] = 0  # is_current
         elif current[4] is not None:
             closes.append((valid_to, current[4]))
 

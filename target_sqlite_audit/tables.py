@@ -34,6 +34,7 @@ HISTORY_BOOKKEEPING = (
     "captured_at",
     "sync_id",
     "changed_fields",
+    "is_current",
     "valid_from",
     "valid_to",
 )
@@ -88,6 +89,11 @@ class BatchCounts:
             self.deleted,
             self.stale,
         )
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def canonical_json(value: t.Any) -> str:
@@ -202,7 +208,9 @@ class StreamTable:
         self.insert_history_sql = (
             f"INSERT INTO {h_q} ({', '.join(hist_cols)}) VALUES ({', '.join('?' * len(hist_cols))})"
         )
-        self.close_history_sql = f'UPDATE {h_q} SET "valid_to" = ? WHERE "history_id" = ?'
+        self.close_history_sql = (
+            f'UPDATE {h_q} SET "valid_to" = ?, "is_current" = 0 WHERE "history_id" = ?'
+        )
         cur_cols = [*data_cols, *(q(n) for n in CURRENT_BOOKKEEPING)]
         updates = ", ".join(
             f"{col} = excluded.{col}" for col in cur_cols if col != q("_first_seen_at")
@@ -350,6 +358,37 @@ class StreamTable:
         return changed
 
     # -- SQL builders -------------------------------------------------------------------
+
+    @property
+    def changes_view(self) -> str:
+        """Name of the stream's field-change view: ``<table>_changes``."""
+        return f"{self.table}_changes"
+
+    def changes_view_sql(self) -> tuple[str, str]:
+        """DROP and CREATE of the view with one row per changed field per version.
+
+        Columns: ``history_id``, the key columns, ``field`` (a column name), ``old_value``
+        (the previous version's), ``new_value``, ``valid_from``, ``sync_id``,
+        ``change_type``: "every Lead_Status change last month" is a plain WHERE.
+        """
+        q = quote_ident
+        h_q, v_q = q(self.history), q(self.changes_view)
+        keys = self._hist_key_columns
+        match = " AND ".join(f"p2.{k} = h.{k}" for k in keys)
+        old = " ".join(f"WHEN {_sql_text(n)} THEN p.{q(n)}" for n in self.names)
+        new = " ".join(f"WHEN {_sql_text(n)} THEN h.{q(n)}" for n in self.names)
+        key_list = ", ".join(f"h.{k}" for k in keys)
+        create = (
+            f'CREATE VIEW {v_q} AS SELECT h."history_id", {key_list}, j.value AS field, '
+            f"CASE j.value {old or 'WHEN NULL THEN NULL'} END AS old_value, "
+            f"CASE j.value {new or 'WHEN NULL THEN NULL'} END AS new_value, "
+            'h."valid_from", h."sync_id", h."change_type" '
+            f'FROM {h_q} AS h JOIN json_each(h."changed_fields") AS j '
+            f'LEFT JOIN {h_q} AS p ON p."history_id" = (SELECT max(p2."history_id") '
+            f'FROM {h_q} AS p2 WHERE {match} AND p2."history_id" < h."history_id") '
+            "WHERE h.\"change_type\" = 'update'"
+        )
+        return f"DROP VIEW IF EXISTS {v_q}", create
 
     def state_sql(self, count: int) -> str:
         """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""

@@ -617,7 +617,8 @@ class TargetSqliteAudit(Target):
             frame: The interrupted frame.
         """
         if self._defer_depth:
-            self._pending_signal = signum
+            if self._pending_signal is None:  # the first signal is the one to report
+                self._pending_signal = signum
             return
         if self._terminating:
             # A second signal (SIGINT then SIGTERM) must not interrupt the cleanup that marks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 
 import pytest
 
@@ -216,10 +217,14 @@ def test_hangup_or_a_second_signal_leaves_no_running_row(audit, signals):
     process.stdin.write(audit.lines([audit.schema("s", {"id": "string"})]))
     process.stdin.flush()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (
-        audit.database.exists() and audit.query("SELECT id FROM sync_log")
-    ):
+    while time.monotonic() < deadline:
+        try:
+            if audit.database.exists() and audit.query("SELECT id FROM sync_log"):
+                break
+        except sqlite3.Error:
+            pass
         time.sleep(0.05)
+    time.sleep(0.5)  # past the SCHEMA's processing: the target waits for input
     for name in signals:
         process.send_signal(getattr(signal, name))
     _, err = process.communicate(timeout=30)

@@ -23,11 +23,12 @@ import time
 
 import pytest
 from conftest import AUDIT_CLI, AuditKit
+from test_target_kill import assert_one_live_version
 
 pytestmark = pytest.mark.slow
 
 VOLATILE = {"_first_seen_at", "_last_changed_at", "_sync_id", "_history_id", "history_id",
-            "captured_at", "sync_id", "valid_from", "valid_to"}  # fmt: skip
+            "captured_at", "sync_id", "valid_from", "valid_to", "is_current"}  # fmt: skip
 STREAMS = ("tickets", "scores")
 BATCH = {"batch_size_rows": 37}
 
@@ -149,3 +150,5 @@ def test_sigkills_with_meltano_style_resume_equal_an_uninterrupted_run(tmp_path)
         for row in want:  # every version, in order
             assert any(candidate == row for candidate in rows), row
         assert len(got) - len(want) <= len(want) // 50  # repeats only from the race above
+    for stream in STREAMS:  # is_current: exactly one version per (live) key
+        assert_one_live_version(audit, stream)

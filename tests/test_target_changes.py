@@ -111,7 +111,7 @@ def test_columns_are_snake_case_and_objects_json(audit):
                                 "lead_age_days", "owner"]  # fmt: skip
     assert hist_columns[7:] == [
         "content_hash", "change_type", "captured_at", "sync_id", "changed_fields",
-        "valid_from", "valid_to",
+        "is_current", "valid_from", "valid_to",
     ]  # fmt: skip
     row = audit.current()[0]
     assert json.loads(row["owner"]) == {"id": "o1"}

@@ -27,7 +27,17 @@ PROPS = {
     "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"},
 }
 VOLATILE = {"_first_seen_at", "_last_changed_at", "_sync_id", "_history_id", "history_id",
-            "captured_at", "sync_id", "valid_from", "valid_to"}  # fmt: skip
+            "captured_at", "sync_id", "valid_from", "valid_to", "is_current"}  # fmt: skip
+
+
+def assert_one_live_version(audit: AuditKit, stream: str = "leads") -> None:
+    """is_current: exactly one version per live key, none for a deleted key."""
+    rows = audit.query(
+        f'SELECT c.id, c._deleted_at, (SELECT count(*) FROM "{stream}_history" h '
+        f'WHERE h.id = c.id AND h.is_current = 1) AS live FROM "{stream}" c'
+    )
+    for row in rows:
+        assert row["live"] == (0 if row["_deleted_at"] else 1), row
 
 
 def stamp(minute: int) -> str:
@@ -176,6 +186,7 @@ def test_sigkill_and_rerun_equals_an_uninterrupted_run(tmp_path):
     # Modified_Time, other content) cannot be told from real changes back, so they may
     # repeat; every version of the uninterrupted run is there, in order.
     assert_subsequence(expected[1], actual[1])
+    assert_one_live_version(audit)
     # and one more replay of the whole input leaves the current rows as they are
     assert audit.run("\n".join(lines).encode(), **config_extra).error is None
     assert snapshot(audit)[0] == expected[0]
