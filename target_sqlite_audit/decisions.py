@@ -77,9 +77,10 @@ def replay(
             progress[0], progress[1] = j + 1, (None if done else state)
             return "unchanged"
     if start < len(writes):
+        # Diverged: decisions continue from the database's state (the state may have been
+        # the one at the failed run's last STATE).
         progress[0], progress[1] = len(writes), None
-        if start:
-            state[:] = initial_state(stored.get(key))
+        state[:] = initial_state(stored.get(key))
     return verdict
 
 

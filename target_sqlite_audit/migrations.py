@@ -80,6 +80,8 @@ def migrate(conn: sqlite3.Connection, path: object) -> int:
     """
     refuse_newer(conn, path)
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found == CURRENT_VERSION:
+        return found
     version = max(found, 1)
     fresh = not _history_tables(conn)
     conn.execute("BEGIN IMMEDIATE")
@@ -91,6 +93,7 @@ def migrate(conn: sqlite3.Connection, path: object) -> int:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+            conn.execute("ROLLBACK")
         raise
     return found

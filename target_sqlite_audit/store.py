@@ -190,6 +190,8 @@ class AuditStore:
         self.replay_window: list[int] = []
         #: Per window sync and stream id: the history id its last recorded STATE covered.
         self.replay_marks: dict[int, dict[int, int]] = {}
+        #: Per stream id and window key: its first version in the replay window.
+        self._window_first: dict[int, dict[t.Any, int]] = {}
         #: Per stream id: the newest history id the latest STATE read covers (see
         #: :meth:`checkpoint`).
         self._covered: dict[int, int] = {}
@@ -245,7 +247,10 @@ class AuditStore:
                 "INSERT OR IGNORE INTO _audit_meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
-        migrate(conn, self.path)
+        try:
+            migrate(conn, self.path)
+        except sqlite3.Error as exc:
+            raise self._storage_error(f"Opening {self.path}", exc) from exc
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _audit_final "
             "(history_id INTEGER PRIMARY KEY, deleted_at)"
@@ -791,6 +796,11 @@ class AuditStore:
                         progress = replayed.get(key)
                         if progress is not None and progress[1] is not None:
                             state = progress[1]  # a replay in progress since an earlier batch
+                        elif progress is None and key in window:
+                            # First sight of a key the failed run wrote after its last STATE:
+                            # decide from where that run started (see _state_at_mark).
+                            state = self._state_at_mark(conn, table, key)
+                            replayed[key] = [0, state]
                         else:
                             state = initial_state(stored.get(key))
                         sim[key] = state
@@ -1034,9 +1044,28 @@ class AuditStore:
             params = [*after, *(v for key in chunk for v in table.key_params(key))]
             for row in conn.execute(table.window_sql(len(chunk), len(window)), params):
                 key = row[0] if width == 1 else tuple(row[:width])
-                hash_, kind, rk, valid_from = row[width:]
+                hash_, kind, rk, valid_from, history_id = row[width:]
                 found.setdefault(key, []).append((kind == "delete", hash_, rk, valid_from))
+                self._window_first.setdefault(table.stream_id, {}).setdefault(key, history_id)
         return found
+
+    def _state_at_mark(
+        self, conn: sqlite3.Connection, table: StreamTable, key: t.Any
+    ) -> list[t.Any]:
+        """Decision state of a window key as it was before the failed run's first version.
+
+        A resumed run's input is decided against this, as the failed run decided it: a
+        record it found unchanged (and wrote nothing for) is unchanged again, not taken
+        for a change against the newer version the failed run wrote later.
+        """
+        first = self._window_first.get(table.stream_id, {}).get(key)
+        row = None
+        if first is not None:
+            row = conn.execute(table.base_sql, (*table.key_params(key), first)).fetchone()
+        if row is None:
+            return initial_state(None)
+        hash_, kind, rk, valid_from = row
+        return [hash_, rk, valid_from if kind == "delete" else None, True]
 
     # -- errors -----------------------------------------------------------------------
 

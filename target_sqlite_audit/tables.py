@@ -195,8 +195,14 @@ class StreamTable:
             'WHERE "history_id" IN '
         )
         self._window_select = (
-            f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from" '
-            f"FROM {h_q} WHERE "
+            f'SELECT {hist_key_list}, "content_hash", "change_type", {rk_col}, "valid_from", '
+            f'"history_id" FROM {h_q} WHERE '
+        )
+        #: The version of one key just before a given history id (the state at a mark).
+        self.base_sql = (
+            f'SELECT "content_hash", "change_type", {rk_col}, "valid_from" FROM {h_q} WHERE '
+            + key_condition(hist_keys, 1)
+            + ' AND "history_id" < ? ORDER BY "history_id" DESC LIMIT 1'
         )
         self._gone_select = (
             f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
