@@ -7,6 +7,7 @@ through 100,000 records sorts them once, not once per page.
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 import time
@@ -112,6 +113,7 @@ class Store:
         self._newest = org.newest
         self._rng = random.Random(f"{config.seed}:mutations")
         self._cache: OrderedDict[tuple[Any, ...], list[Record]] = OrderedDict()
+        self._times: dict[tuple[Any, ...], list[int]] = {}
         self._layouts: dict[str, tuple[list[str], bool]] = {}
 
     # --- Lookup ---------------------------------------------------------------------
@@ -263,6 +265,21 @@ class Store:
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
+            if since is not None and ids is None and sort_by == "Modified_Time":
+                # Every keyset page is a new If-Modified-Since: cut the module's sorted
+                # listing (cached) instead of sorting it again, as an index would.
+                full = self.query(module, sort_by=sort_by, sort_order="asc", converted=converted)
+                times = self._times.get((key[0], state.version, converted))
+                if times is None or len(times) != len(full):
+                    times = [r.modified for r in full]
+                    self._times[(key[0], state.version, converted)] = times
+                result = full[bisect.bisect_right(times, since) :]
+                if sort_order == "desc":
+                    result = list(reversed(result))
+                self._cache[key] = result
+                if len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+                return result
             records: Iterable[Record] = state.records.values()
             if ids is not None:
                 wanted = set(ids)
@@ -375,6 +392,7 @@ class Store:
             changed: list[str] = handler(state, count, ids, **kw)
             state.version += 1
             self._cache.clear()
+            self._times.clear()
             return changed
 
     def _next_ts(self) -> int:
