@@ -27,9 +27,13 @@ if sys.version_info >= (3, 12):  # pragma: no cover
 else:  # pragma: no cover
     from typing_extensions import override
 
-#: A JSON number of 19 or more digits: orjson reads integers beyond 64 bits as floats (keys
-#: would merge, bookmarks round), so such a line is parsed by the json module, exactly.
-_LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{19}")
+#: orjson reads integers beyond 64 bits as floats (keys would merge, bookmarks round), so a
+#: line that may hold a number of 19+ digits is parsed by the json module, exactly. Cheap test:
+#: with digits mapped to 0, every run of 19 zeros must start right after a quote (a string,
+#: such as a Zoho id); anything else may be a number.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_RUN = b"0" * 19
+_QUOTED_RUN = b'"' + _RUN
 _STREAM_IN_LINE = re.compile(rb'"stream"\s*:\s*"((?:[^"\\]|\\.){0,200})"')
 
 
@@ -134,8 +138,7 @@ class AuditReader(GenericSingerReader[str]):
                 self.line_number += 1
                 try:
                     message = loads(raw)
-                    text = raw if isinstance(raw, bytes) else raw.encode()
-                    if _LONG_NUMBER.search(text):
+                    if _has_long_number(raw if isinstance(raw, bytes) else raw.encode()):
                         message = _exact_loads(raw)
                 except orjson.JSONDecodeError as exc:
                     if not raw.strip():
@@ -194,6 +197,13 @@ def _json_kind(value: object) -> str:
     if value is None:
         return "null"
     return "a " + type(value).__name__
+
+
+def _has_long_number(line: bytes) -> bool:
+    """Whether a line may hold an integer of 19+ digits outside a string (false positives ok)."""
+    zeros = line.translate(_DIGITS_TO_ZERO)
+    runs = zeros.count(_RUN)
+    return bool(runs) and runs != zeros.count(_QUOTED_RUN)
 
 
 def _exact_loads(raw: bytes | str) -> t.Any:
