@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import itertools
 from datetime import datetime
 
 import pytest
@@ -206,10 +206,9 @@ def test_sizes_are_configurable():
     assert len(emu.records("Vendors")) == 20
 
 
-def test_generating_100k_leads_is_fast():
-    started = time.perf_counter()
+def test_generating_100k_leads_gives_100k_sorted_rows():
+    # How fast is a benchmark's question (benchmarks/), not a test's.
     emu = Emulator(EmulatorConfig(sizes={"Leads": 100_000}))
     rows = emu.store.query("Leads", sort_by="Modified_Time", sort_order="asc", converted="both")
-    elapsed = time.perf_counter() - started
     assert len(rows) == 100_000
-    assert elapsed < 5, elapsed
+    assert all(a.modified <= b.modified for a, b in itertools.pairwise(rows))
