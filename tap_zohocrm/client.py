@@ -55,6 +55,7 @@ TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
 
 _PAYLOAD = "_zoho_payload"
 _RESTART = "_zoho_restart"
+_KEYSET = "_zoho_keyset_since"
 
 
 def response_payload(response: requests.Response) -> t.Any:
@@ -197,10 +198,14 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
         key = self._keyset_key
         if key is None or is_restart(response):
             return None
-        values = [r.get(key) if isinstance(r, dict) else None for r in page_records(response)]
-        return keyset_since(
-            [v if isinstance(v, str) else None for v in values], self.current_value.modified_since
-        )
+        cache = response.__dict__  # asked before the prefetch and again when advancing
+        if _KEYSET not in cache:
+            values = [r.get(key) if isinstance(r, dict) else None for r in page_records(response)]
+            cache[_KEYSET] = keyset_since(
+                [v if isinstance(v, str) else None for v in values],
+                self.current_value.modified_since,
+            )
+        return t.cast("str | None", cache[_KEYSET])
 
     @override
     def get_next(self, response: requests.Response) -> ZohoPage | None:
