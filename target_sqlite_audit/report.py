@@ -146,8 +146,10 @@ def format_run_summary(
     """
     clean = (lambda text: printable(redact(text))) if redact_pii else printable
     title = f"sync {sync_id}" if sync_id is not None else "sync"
+    errors = 1 if error else 0  # the target stops at its first error
     lines = [
-        f"target-sqlite-audit: {title} {status} in {seconds:.1f} s, database {clean(database)}"
+        f"target-sqlite-audit: {title} {status} in {seconds:.1f} s, {errors} "
+        f"error{'' if errors == 1 else 's'}, database {clean(database)}"
     ]
     rows: list[list[object]] = []
     total = None
@@ -212,8 +214,8 @@ def _report(conn: sqlite3.Connection, path: Path, limit: int, clean: t.Callable[
     out = [f"Audit database {clean(str(path))}: {len(syncs)} most recent syncs\n"]
     out.append(
         format_table(
-            ("sync", "started_at", "completed_at", "status", *_COUNT_HEADERS),
-            [row[:10] for row in syncs],
+            ("sync", "started_at", "completed_at", "status", *_COUNT_HEADERS, "errors"),
+            [[*row[:10], 1 if row[10] else 0] for row in syncs],
         )
     )
     errors = [(row[0], row[10]) for row in syncs if row[10]]

@@ -55,12 +55,13 @@ from target_sqlite_audit.instants import (
     utc_now_text,
 )
 from target_sqlite_audit.locking import WriterLock
-from target_sqlite_audit.migrations import migrate, refuse_newer
+from target_sqlite_audit.migrations import migrate, refuse_newer, set_open_valid_to
 from target_sqlite_audit.naming import (
     assign_column_names,
     quote_ident,
     table_name_for,
 )
+from target_sqlite_audit.policy import HistoryPolicy
 from target_sqlite_audit.tables import (
     CURRENT_BOOKKEEPING,
     HISTORY_BOOKKEEPING,
@@ -70,6 +71,7 @@ from target_sqlite_audit.tables import (
     chunks,
     line_span,
 )
+from target_sqlite_audit.views import has_views, refresh_views
 
 RESERVED_COLUMNS = frozenset(name.lower() for name in CURRENT_BOOKKEEPING + HISTORY_BOOKKEEPING)
 RESERVED_TABLES = frozenset(
@@ -160,6 +162,7 @@ class AuditStore:
         path: str | Path,
         *,
         hard_delete: bool = False,
+        policy: HistoryPolicy | None = None,
         clock: t.Callable[[], str] = utc_now_text,
     ) -> None:
         """Open (creating if needed) the database and take the writer lock.
@@ -168,6 +171,7 @@ class AuditStore:
             path: Path of the SQLite file; missing parent folders are created.
             hard_delete: Remove deleted records from the current table instead of
                 marking them.
+            policy: What makes a version (ignored columns, bookkeeping, open ``valid_to``).
             clock: Returns the current time as bookkeeping text (tests may fix it).
 
         Raises:
@@ -181,6 +185,7 @@ class AuditStore:
             raise StorageError(msg)
         self.path = Path(path)
         self.hard_delete = hard_delete
+        self.policy = policy or HistoryPolicy()
         self._clock = clock
         self.sync_id: int | None = None
         self._hard_deleted = False
@@ -249,6 +254,8 @@ class AuditStore:
             )
         try:
             migrate(conn, self.path)
+            with self._transaction(f"Preparing {self.path}"):
+                set_open_valid_to(conn, self.policy.open_valid_to)
         except sqlite3.Error as exc:
             raise self._storage_error(f"Opening {self.path}", exc) from exc
         conn.execute(
@@ -573,6 +580,9 @@ class AuditStore:
                 replication_key=replication_key,
                 lenient=lenient,
                 gone=gone,
+                ignored=self.policy.ignored(stream, [c.prop for c in columns]),
+                quiet=self.policy.quiet([c.prop for c in columns], replication_key),
+                open_valid_to=self.policy.open_valid_to,
             )
             if gone:
                 _LOG.info(
@@ -588,17 +598,9 @@ class AuditStore:
                     definition = f"{quote_ident(column.name)} {column.declared_type}".rstrip()
                     conn.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {definition}")
                     conn.execute(f"ALTER TABLE {quote_ident(history)} ADD COLUMN {definition}")
-            if found is None or added or not self._has_view(conn, stream_table.changes_view):
-                for statement in stream_table.changes_view_sql():
-                    conn.execute(statement)
+            if found is None or added or not has_views(conn, stream_table):
+                refresh_views(conn, stream_table)
         return stream_table
-
-    @staticmethod
-    def _has_view(conn: sqlite3.Connection, name: str) -> bool:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?", (name,)
-        ).fetchone()
-        return found is not None
 
     def _new_stream(
         self,
@@ -669,7 +671,7 @@ class AuditStore:
                     '"_last_changed_at" TEXT NOT NULL',
                     '"_deleted_at" TEXT',
                     '"_content_hash" TEXT NOT NULL',
-                    '"_sync_id" INTEGER NOT NULL',
+                    '"_sync_id" INTEGER NOT NULL REFERENCES sync_log (id)',
                     '"_history_id" INTEGER NOT NULL',
                     f"PRIMARY KEY ({pk})",
                 ]
@@ -686,7 +688,7 @@ class AuditStore:
                     "\"change_type\" TEXT NOT NULL CHECK (change_type IN ('insert', 'update', "
                     "'delete'))",
                     '"captured_at" TEXT NOT NULL',
-                    '"sync_id" INTEGER NOT NULL',
+                    '"sync_id" INTEGER NOT NULL REFERENCES sync_log (id)',
                     '"changed_fields" TEXT',
                     '"is_current" INTEGER NOT NULL DEFAULT 0',
                     '"valid_from" TEXT NOT NULL',
@@ -862,10 +864,10 @@ class AuditStore:
         stored: dict[t.Any, tuple[t.Any, ...]],
         counts: BatchCounts,
     ) -> list[tuple[int, str]]:
-        """Updates whose only difference is a column gone from the SCHEMA are no change.
+        """Updates whose only differences are ignored columns or ones gone from the SCHEMA.
 
-        Their stored hash (computed when the column was there) is refreshed instead, so
-        the next sync finds them unchanged at once.
+        They write no version: the current row's ignored columns and stored hash are
+        refreshed instead, so the next sync finds them unchanged at once.
         """
         seen: set[t.Any] = set()
         candidates: dict[int, int] = {}
@@ -881,12 +883,14 @@ class AuditStore:
             i
             for i, history_id in candidates.items()
             if history_id in previous
-            and not table.changed_columns(previous[history_id][0], rows[i])
+            and not table.versioned_changes(previous[history_id][0], rows[i])
         }
         if not spurious:
             return actions
+        # Ignored columns take their new values in place; the hash follows them, so a replay
+        # of the same record is unchanged at once.
         conn.executemany(
-            table.rehash_sql, [(hashes[i], *table.key_params(keys[i])) for i in spurious]
+            table.touch_sql, [table.touch_params(rows[i], hashes[i], keys[i]) for i in spurious]
         )
         counts.updated -= len(spurious)
         counts.unchanged += len(spurious)
@@ -941,7 +945,7 @@ class AuditStore:
                 )
                 self._close(current, valid_from, closes)
                 history = [next_id, *current[0], current[1], "delete", captured, sync_id,
-                           "[]", 0, valid_from, None]  # fmt: skip
+                           "[]", 0, valid_from, table.open_valid_to]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [current[0], current[1], history, valid_from, next_id]
                 if hard:
@@ -961,7 +965,7 @@ class AuditStore:
                     changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
                 digest = hashes[i]
                 history = [next_id, *row, digest, action, captured, sync_id, changed, 1,
-                           valid_from, None]  # fmt: skip
+                           valid_from, table.open_valid_to]  # fmt: skip
                 history_rows.append(history)
                 live[key] = [row, digest, history, valid_from, next_id]
                 final[key] = (next_id, None)

@@ -91,7 +91,7 @@ class BatchCounts:
         )
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
@@ -132,6 +132,9 @@ class StreamTable:
         replication_key: str | None,
         lenient: bool,
         gone: frozenset[str] = frozenset(),
+        ignored: frozenset[str] = frozenset(),
+        quiet: frozenset[str] = frozenset(),
+        open_valid_to: str | None = None,
     ) -> None:
         """Prepare column lists and SQL for one stream.
 
@@ -147,6 +150,10 @@ class StreamTable:
                 records are not validated, so types are not guaranteed).
             gone: Properties with a column that the current SCHEMA no longer has: left out
                 of the content hash and of ``changed_fields`` (their absence is no change).
+            ignored: Properties whose changes alone update the current row in place (no
+                version); never listed in ``changed_fields``.
+            quiet: Properties left out of ``changed_fields`` (bookkeeping); they still count.
+            open_valid_to: ``valid_to`` of an open version (NULL or a far-future instant).
         """
         self.stream_id = stream_id
         self.stream = stream
@@ -162,6 +169,13 @@ class StreamTable:
         self.metadata_idx = [
             i for i, prop in enumerate(self.props) if prop in SDK_METADATA or prop in gone
         ]
+        self.ignored_idx = [i for i, prop in enumerate(self.props) if prop in ignored]
+        self._unlisted = frozenset(
+            [*self.metadata_idx, *self.ignored_idx]
+            + [i for i, prop in enumerate(self.props) if prop in quiet]
+        )
+        self._unversioned = frozenset([*self.metadata_idx, *self.ignored_idx])
+        self.open_valid_to = open_valid_to
         self.container_idx = [
             i
             for i, column in enumerate(self.columns)
@@ -189,6 +203,8 @@ class StreamTable:
         )
         hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
         self._hist_key_columns = hist_keys
+        #: The replication key's column (quoted), or None.
+        self.rk_column = q(by_prop[self.replication_key].name) if self.replication_key else None
         hist_key_list = ", ".join(hist_keys)
         self._versions_select = (
             f'SELECT "history_id", {", ".join(data_cols)}, "valid_from" FROM {h_q} '
@@ -206,8 +222,8 @@ class StreamTable:
         )
         self._gone_select = (
             f'SELECT {hist_key_list}, "content_hash", {rk_col}, "valid_from", "sync_id", '
-            f'"history_id" FROM {h_q} WHERE "valid_to" IS NULL AND "change_type" = \'delete\' '
-            "AND "
+            f'"history_id" FROM {h_q} WHERE {open_condition(open_valid_to)} '
+            "AND \"change_type\" = 'delete' AND "
         )
         self.max_history_sql = f'SELECT COALESCE(MAX("history_id"), 0) FROM {h_q}'
         hist_cols = [q("history_id"), *data_cols, *(q(n) for n in HISTORY_BOOKKEEPING[1:])]
@@ -232,11 +248,15 @@ class StreamTable:
             f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
         self.delete_sql = f"DELETE FROM {t_q} WHERE " + key_condition(self.key_columns, 1)
-        self.rehash_sql = f'UPDATE {t_q} SET "_content_hash" = ? WHERE ' + key_condition(
-            self.key_columns, 1
+        #: In-place update of the ignored columns and the content hash of one key.
+        self.touch_sql = (
+            f"UPDATE {t_q} SET "
+            + "".join(f"{q(self.names[i])} = ?, " for i in self.ignored_idx)
+            + '"_content_hash" = ? WHERE '
+            + key_condition(self.key_columns, 1)
         )
-        #: Whether some columns are gone from the SCHEMA (see ``gone``).
-        self.has_gone = bool(gone)
+        #: Whether an update may turn out to be no version (gone or ignored columns).
+        self.has_gone = bool(gone) or bool(self.ignored_idx)
 
     # -- record helpers ---------------------------------------------------------------
 
@@ -337,9 +357,10 @@ class StreamTable:
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     def changed_columns(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
-        """List the columns whose values differ between two rows.
+        """List the columns ``changed_fields`` names: those that differ between two rows.
 
-        JSON columns compare by parsed value, so a reordered object is not a change.
+        Metadata, ignored and bookkeeping columns are left out. JSON columns compare by
+        parsed value, so a reordered object is not a change.
 
         Args:
             old: The previous version's column values.
@@ -348,8 +369,20 @@ class StreamTable:
         Returns:
             Column names, in column order.
         """
+        return self._differences(old, new, self._unlisted)
+
+    def versioned_changes(self, old: Sequence[t.Any], new: Sequence[t.Any]) -> list[str]:
+        """Columns whose differences make a new version (ignored and metadata left out)."""
+        return self._differences(old, new, self._unversioned)
+
+    def touch_params(self, row: Sequence[t.Any], digest: str, key: t.Any) -> tuple[t.Any, ...]:
+        """Parameters of :attr:`touch_sql` for a row."""
+        return (*(row[i] for i in self.ignored_idx), digest, *self.key_params(key))
+
+    def _differences(
+        self, old: Sequence[t.Any], new: Sequence[t.Any], skipped: frozenset[int]
+    ) -> list[str]:
         changed = []
-        skipped = set(self.metadata_idx)
         for i, (before, after) in enumerate(zip(old, new, strict=True)):
             if before == after or i in skipped:
                 continue
@@ -364,37 +397,6 @@ class StreamTable:
         return changed
 
     # -- SQL builders -------------------------------------------------------------------
-
-    @property
-    def changes_view(self) -> str:
-        """Name of the stream's field-change view: ``<table>_changes``."""
-        return f"{self.table}_changes"
-
-    def changes_view_sql(self) -> tuple[str, str]:
-        """DROP and CREATE of the view with one row per changed field per version.
-
-        Columns: ``history_id``, the key columns, ``field`` (a column name), ``old_value``
-        (the previous version's), ``new_value``, ``valid_from``, ``sync_id``,
-        ``change_type``: "every Lead_Status change last month" is a plain WHERE.
-        """
-        q = quote_ident
-        h_q, v_q = q(self.history), q(self.changes_view)
-        keys = self._hist_key_columns
-        match = " AND ".join(f"p2.{k} = h.{k}" for k in keys)
-        old = " ".join(f"WHEN {_sql_text(n)} THEN p.{q(n)}" for n in self.names)
-        new = " ".join(f"WHEN {_sql_text(n)} THEN h.{q(n)}" for n in self.names)
-        key_list = ", ".join(f"h.{k}" for k in keys)
-        create = (
-            f'CREATE VIEW {v_q} AS SELECT h."history_id", {key_list}, j.value AS field, '
-            f"CASE j.value {old or 'WHEN NULL THEN NULL'} END AS old_value, "
-            f"CASE j.value {new or 'WHEN NULL THEN NULL'} END AS new_value, "
-            'h."valid_from", h."sync_id", h."change_type" '
-            f'FROM {h_q} AS h JOIN json_each(h."changed_fields") AS j '
-            f'LEFT JOIN {h_q} AS p ON p."history_id" = (SELECT max(p2."history_id") '
-            f'FROM {h_q} AS p2 WHERE {match} AND p2."history_id" < h."history_id") '
-            "WHERE h.\"change_type\" = 'update'"
-        )
-        return f"DROP VIEW IF EXISTS {v_q}", create
 
     def state_sql(self, count: int) -> str:
         """SELECT of the stored state (hash, replication key, ...) for ``count`` keys."""
@@ -420,6 +422,13 @@ class StreamTable:
     def gone_sql(self, count: int) -> str:
         """SELECT of the open ``delete`` versions of ``count`` hard-deleted keys."""
         return self._gone_select + key_condition(self._hist_key_columns, count)
+
+
+def open_condition(open_valid_to: str | None) -> str:
+    """WHERE text true for an open version (NULL ``valid_to``, or the far-future one)."""
+    if open_valid_to is None:
+        return '"valid_to" IS NULL'
+    return f'("valid_to" IS NULL OR "valid_to" = {sql_text(open_valid_to)})'
 
 
 def key_condition(columns: Sequence[str], count: int) -> str:

@@ -28,6 +28,7 @@ from target_sqlite_audit.errors import (
     StorageError,
     TerminatedError,
 )
+from target_sqlite_audit.policy import DEFAULT_IGNORE_COLUMNS, FAR_FUTURE, HistoryPolicy
 from target_sqlite_audit.reader import AuditReader, stream_hint
 from target_sqlite_audit.report import format_run_summary, redact
 from target_sqlite_audit.sinks import AuditSink
@@ -91,6 +92,39 @@ class TargetSqliteAudit(Target):
                 "Replace e-mail addresses and phone numbers with placeholders in the "
                 "end-of-run summary, the `report` command and logged error messages. "
                 "Stored data is never altered. Default: true."
+            ),
+        ),
+        th.Property(
+            "ignore_columns",
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            default=DEFAULT_IGNORE_COLUMNS,
+            title="Ignore Columns",
+            description=(
+                "Per stream name (`*`: every stream), properties whose changes alone make no "
+                "new version: the current row takes their new values in place and the "
+                'history is untouched. Default: `{"*": ["Last_Activity_Time"]}`; `{}` '
+                "versions every change."
+            ),
+        ),
+        th.Property(
+            "changed_fields_include_bookkeeping",
+            th.BooleanType,
+            default=False,
+            title="Changed Fields Include Bookkeeping",
+            description=(
+                "List `Modified_Time`, `Modified_By` and the replication key in "
+                "`changed_fields` (and the `<table>_changes` view) too. Default: false."
+            ),
+        ),
+        th.Property(
+            "far_future_valid_to",
+            th.BooleanType,
+            default=False,
+            title="Far-future valid_to",
+            description=(
+                f"Give the open version of each key `valid_to` = `{FAR_FUTURE}` instead of "
+                "NULL (for BETWEEN-style point-in-time queries); switching it rewrites the "
+                "open versions once. Default: false."
             ),
         ),
         th.Property(
@@ -191,6 +225,7 @@ class TargetSqliteAudit(Target):
             store = AuditStore(
                 self.config.get("database") or DEFAULT_DATABASE,
                 hard_delete=bool(self.config.get("hard_delete", False)),
+                policy=HistoryPolicy.from_config(self.config),
             )
             try:
                 sync_id = store.begin_sync()

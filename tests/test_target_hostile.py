@@ -89,7 +89,7 @@ names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
     min_size=1,
     max_size=20,
-)
+).filter(lambda name: not name.startswith("_sdc_"))  # the SDK's own metadata names
 scalars = (
     st.none()
     | st.booleans()
