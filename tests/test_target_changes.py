@@ -80,7 +80,8 @@ def test_insert_update_unchanged(audit):
     assert change_types(audit) == [("1", "insert"), ("2", "insert"), ("2", "update")]
     history = audit.history()
     assert history[0]["changed_fields"] is None
-    assert json.loads(history[2]["changed_fields"]) == ["first_name", "email"]  # bookkeeping left out
+    # bookkeeping (modified_time) is left out
+    assert json.loads(history[2]["changed_fields"]) == ["first_name", "email"]
     # valid_from/valid_to chain in UTC: the old version ends where the new one starts
     assert history[1]["valid_from"] == "2024-01-01T10:00:00.000Z"
     assert history[1]["valid_to"] == history[2]["valid_from"] == "2024-01-02T10:00:00.000Z"

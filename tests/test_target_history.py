@@ -278,7 +278,8 @@ def test_the_seed_views_expose_the_crm_sync_names(audit):
     assert row["created_at"] == current["_first_seen_at"]
     assert row["updated_at"] == current["_last_changed_at"]
     assert row["zoho_modified_time"] == "2025-02-01T00:00:00Z"
-    assert row["status"] == "won" and row["deleted_at"] is None
+    assert row["status"] == "won"
+    assert row["deleted_at"] is None
     versions = audit.query("SELECT * FROM leads_audit_history ORDER BY history_id")
     assert [(v["change_type"], v["zoho_modified_time"]) for v in versions] == [
         ("insert", "2025-01-01T00:00:00Z"),
