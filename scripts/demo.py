@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DATABASE = ROOT / "output" / "demo.sqlite"
+#: The audit file; TARGET_SQLITE_AUDIT_DATABASE moves it (the tests keep the user's demo apart).
+DATABASE = Path(os.environ.get("TARGET_SQLITE_AUDIT_DATABASE") or ROOT / "output" / "demo.sqlite")
 PIPELINE = ["tap-zohocrm", "target-sqlite-audit"]
 
 
@@ -114,6 +115,7 @@ def main() -> None:
     for path in DATABASE.parent.glob(DATABASE.name + "*"):
         path.unlink()
     DATABASE.parent.mkdir(exist_ok=True)
+    env["TARGET_SQLITE_AUDIT_DATABASE"] = str(DATABASE)
     with emulator() as url:
         env["TAP_ZOHOCRM_ACCOUNTS_URL"] = url
         banner("Run 1: the first sync reads everything")
@@ -137,9 +139,10 @@ def main() -> None:
     )
     banner("Lead history rows written by run 2")
     show_history()
-    print(f"\nThe audit trail is in {DATABASE.relative_to(ROOT)}; query it with sqlite3.")
+    shown = DATABASE.relative_to(ROOT) if DATABASE.is_relative_to(ROOT) else DATABASE
+    print(f"\nThe audit trail is in {shown}; query it with sqlite3.")
     if shutil.which("sqlite3"):
-        print(f"  sqlite3 {DATABASE.relative_to(ROOT)} 'SELECT * FROM sync_log'")
+        print(f"  sqlite3 -header -column {shown} 'SELECT id, status, records_fetched FROM sync_log'")
 
 
 if __name__ == "__main__":
