@@ -91,3 +91,27 @@ def test_the_changes_view_has_the_demo_edits_without_bookkeeping(demo):
         fields = {row[0] for row in conn.execute("SELECT DISTINCT field FROM leads_changes")}
     assert fields
     assert not fields & {"modified_time", "modified_by", "last_activity_time"}
+
+
+def test_the_changes_view_equals_a_python_diff_of_consecutive_versions_on_the_demo(demo):
+    database, _ = demo
+    conn = sqlite3.connect(database)
+    conn.row_factory = sqlite3.Row
+    quiet = {"modified_time", "modified_by", "last_activity_time"}
+    for stream in ("leads", "deals", "contacts"):
+        previous: dict[str, sqlite3.Row] = {}
+        expected = set()
+        for row in conn.execute(f"SELECT * FROM {stream}_history ORDER BY history_id"):
+            before = previous.get(row["id"])
+            if before is not None and row["change_type"] == "update":
+                names = [n for n in row.keys() if n in before.keys()]  # noqa: SIM118
+                for name in names[1 : names.index("content_hash")]:  # the data columns
+                    if before[name] != row[name] and name not in quiet:
+                        expected.add((row["history_id"], name, before[name], row[name]))
+            previous[row["id"]] = row
+        got = {
+            (r["history_id"], r["field"], r["old_value"], r["new_value"])
+            for r in conn.execute(f"SELECT * FROM {stream}_changes")
+        }
+        assert got == expected, stream
+    conn.close()
