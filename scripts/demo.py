@@ -38,7 +38,8 @@ def banner(text: str) -> None:
 def emulator() -> Iterator[str]:
     """Run the emulator on a free port for the duration of the demo, never leaving it behind."""
     proc = subprocess.Popen(
-        [str(BIN / "zoho-crm-emulator"), "serve", "--port", "0"],
+        # Data of the last 18 months, so that the insights page's months and weeks have leads.
+        [str(BIN / "zoho-crm-emulator"), "serve", "--port", "0", "--recent-days", "540"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -139,10 +140,18 @@ def main() -> None:
     )
     banner("Lead history rows written by run 2")
     show_history()
+    banner("Insights (zoho-crm-insights; e-mails and phone numbers redacted)")
+    insights = DATABASE.parent / "insights.html"
+    subprocess.run(
+        [str(BIN / "zoho-crm-insights"), "--database", str(DATABASE), "--html", str(insights)],
+        check=True,
+    )
     shown = DATABASE.relative_to(ROOT) if DATABASE.is_relative_to(ROOT) else DATABASE
     print(f"\nThe audit trail is in {shown}; query it with sqlite3.")
     if shutil.which("sqlite3"):
-        print(f"  sqlite3 -header -column {shown} 'SELECT id, status, records_fetched FROM sync_log'")
+        print(
+            f"  sqlite3 -header -column {shown} 'SELECT id, status, records_fetched FROM sync_log'"
+        )
 
 
 if __name__ == "__main__":

@@ -171,6 +171,15 @@ def field_schema(field: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return {"type": list(_ANY_TYPES)}
 
 
+#: Fields that point at a parent record of any module (activities, notes).
+PARENT_FIELDS = frozenset({"What_Id", "Parent_Id"})
+#: The property that keeps Zoho's ``$se_module`` key: ``$`` is not a portable column name
+#: (PostgreSQL needs it quoted; some targets drop it), and lower case loads unchanged.
+SE_MODULE = "zoho_se_module"
+#: Properties filled from Zoho's ``$`` record keys instead of from a field of the same name.
+SYSTEM_KEYS = {SE_MODULE: "$se_module"}
+
+
 def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
     """JSON Schema of a module's records from its field metadata.
 
@@ -198,6 +207,11 @@ def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]
                 "changing."
             )
         properties[api_name] = schema
+    if PARENT_FIELDS & properties.keys():
+        properties[SE_MODULE] = {
+            "type": ["string", "null"],
+            "description": "Zoho's $se_module: the module of the What_Id/Parent_Id record.",
+        }
     # No Modified_Time is added when the module lacks one: the stream then syncs full table.
     properties[DELETED_AT] = dict(_DELETED_AT_SCHEMA)
     return {"type": "object", "properties": properties}

@@ -45,7 +45,7 @@ from tap_zohocrm.deletions import (
     warn_if_retention_passed,
 )
 from tap_zohocrm.errors import ZohoAPIError, ZohoScopeError
-from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, computed_properties
+from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, SYSTEM_KEYS, computed_properties
 from tap_zohocrm.wide import ChunkedReader
 
 if t.TYPE_CHECKING:
@@ -285,7 +285,11 @@ class ZohoModuleStream(ZohoStream):
         Returns:
             One tuple of API names per request.
         """
-        zoho_fields = [name for name in self.selected_properties() if not name.startswith("_sdc_")]
+        zoho_fields = [
+            name
+            for name in self.selected_properties()
+            if not name.startswith("_sdc_") and name not in SYSTEM_KEYS
+        ]
         return plan_chunks(zoho_fields, self.always_fields())
 
     def refreshed_formulas(self) -> list[str]:
@@ -653,7 +657,11 @@ class ZohoModuleStream(ZohoStream):
             The records to emit.
         """
         fields = self._record_fields
-        records = [{name: raw.get(name) for name in fields} for raw in raw_records]
+        if SYSTEM_KEYS.keys() & set(fields):
+            pairs = [(name, SYSTEM_KEYS.get(name, name)) for name in fields]
+            records = [{name: raw.get(key) for name, key in pairs} for raw in raw_records]
+        else:
+            records = [{name: raw.get(name) for name in fields} for raw in raw_records]
         if self._nested_off:
             for record in records:
                 for name, off in self._nested_off.items():

@@ -77,7 +77,9 @@ def test_every_documented_query_runs_on_the_demo_database(demo, document):
     params = {"id": some_id, "t": moment}
     answered = 0
     for statement in statements:
-        statement = statement.replace("'4876876000000624001'", ":id")
+        # the documents' example ids and instants stand for the demo's own
+        statement = re.sub(r"'\d{19}'", ":id", statement)
+        statement = re.sub(r"'\d{4}-\d\d-\d\dT[\d:.]+Z'", ":t", statement)
         rows = conn.execute(statement, params).fetchall()  # every query runs
         answered += bool(rows)
     conn.close()
@@ -115,3 +117,47 @@ def test_the_changes_view_equals_a_python_diff_of_consecutive_versions_on_the_de
         }
         assert got == expected, stream
     conn.close()
+
+
+def test_make_demo_ends_with_the_insights_page_and_summary(demo):
+    database, output = demo
+    page = database.parent / "insights.html"
+    assert f"Insights page: {page}" in output
+    assert "Leads this month:" in output
+    assert page.is_file()
+
+
+def test_the_insights_page_draws_every_chart_in_a_real_chromium(demo, tmp_path):
+    from browser import FLAGS, chromium_path
+    from playwright.sync_api import sync_playwright
+
+    database, _ = demo
+    page_file = database.parent / "insights.html"
+    chromium = chromium_path()
+    assert chromium is not None, "Chromium is missing and could not be installed (need root)"
+    errors: list[str] = []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(chromium), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "request", lambda r: errors.append(f"fetched {r.url}") if "file:" not in r.url else None
+        )
+        page.goto(page_file.resolve().as_uri())
+        charts = page.evaluate(
+            """() => [...document.querySelectorAll('figure.chart')].map(f => ({
+                kpi: f.dataset.kpi,
+                marks: [...f.querySelectorAll('.mark')].filter(m => {
+                    const box = m.getBoundingClientRect();
+                    return box.width > 0 && box.height > 0;
+                }).length,
+            }))"""
+        )
+        shot = tmp_path / "insights.png"  # under pytest's tmp folder: never in git
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert {c["kpi"] for c in charts} == {"weekly", "sources", "pipeline"}
+    assert all(c["marks"] > 0 for c in charts), charts
+    assert errors == []
+    assert shot.stat().st_size > 10_000

@@ -17,7 +17,7 @@ CONTRACT_MODULES = {
     "Accounts",
     "Tasks",
     "Calls",
-    "Meetings",
+    "Events",
     "Campaigns",
     "Products",
     "Quotes",

@@ -78,7 +78,7 @@ def expected_record(truth, fields):
 
 @pytest.mark.parametrize(
     "module",
-    ["Leads", "Contacts", "Deals", "Accounts", "Projects", "Meetings", "Products", "Quotes"],
+    ["Leads", "Contacts", "Deals", "Accounts", "Projects", "Events", "Products", "Quotes"],
 )
 def test_export_equals_get_records_for_every_field(bulk_org, module):
     emu, client = bulk_org(seed=31, sizes={module: 90}, converted_fraction=0.2)

@@ -14,7 +14,7 @@ EXTRA = {
     "Accounts": "accounts",
     "Tasks": "tasks",
     "Calls": "calls",
-    "Meetings": "meetings",
+    "Events": "events",
     "Campaigns": "campaigns",
     "Products": "products",
     "Quotes": "quotes",

@@ -8,6 +8,7 @@ line scripts wait for) and runs until SIGINT or SIGTERM. ``mutate``, ``stats`` a
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import signal
 import sys
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         help="records of any module, e.g. --size Tasks=500 (repeatable)",
     )
     serve.add_argument("--timezone", default="America/Los_Angeles", help="API user time zone")
+    serve.add_argument(
+        "--recent-days",
+        type=int,
+        help="generate data over the last N days up to now (default: 2024-01 to 2025-06)",
+    )
     serve.add_argument("--token-lifetime-seconds", type=float, default=3600.0)
     serve.add_argument("--token-lifetime-calls", type=int)
     serve.add_argument("--page-token-cap", type=int, default=100_000)
@@ -118,6 +124,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         host=args.host,
         port=args.port,
     )
+    if args.recent_days:
+        end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        config.end = end.isoformat()
+        config.start = (end - datetime.timedelta(days=args.recent_days)).isoformat()
     if args.scopes:
         config.scopes = tuple(s for s in args.scopes.replace(",", " ").split() if s)
     return config

@@ -17,7 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from zoho_crm_emulator.config import EmulatorConfig
-from zoho_crm_emulator.metadata import CORE_FIELDS, FieldDef, ModuleDef, supported_modules
+from zoho_crm_emulator.metadata import (
+    ACTIVITY_PARENTS,
+    CORE_FIELDS,
+    FieldDef,
+    ModuleDef,
+    supported_modules,
+)
 from zoho_crm_emulator.model import Deletion, Record
 from zoho_crm_emulator.timeutil import parse_iso, render, render_date, zone
 from zoho_crm_emulator.words import (
@@ -477,6 +483,32 @@ class ValueGenerator:
             return None
         index, record_id = pool[int(rng.random() * len(pool))]
         return {"name": display_name(self.seed, target, index), "id": record_id}
+
+    def conversion_links(self, record: Record) -> dict[str, dict[str, str] | None]:
+        """``Converted_Account/Contact/Deal`` of a lead (null unless converted).
+
+        A lead generated converted points at existing records; one in five has no deal.
+        """
+        if record.converted_at is None:
+            return dict.fromkeys(("Converted_Account", "Converted_Contact", "Converted_Deal"))
+        rng = random.Random(mix(self.seed, module_code("Converted"), record.index))
+        return {
+            "Converted_Account": self.lookup_value("Accounts", rng),
+            "Converted_Contact": self.lookup_value("Contacts", rng),
+            "Converted_Deal": None if rng.random() < 0.2 else self.lookup_value("Deals", rng),
+        }
+
+    def activity_parent(
+        self, module: ModuleDef, record: Record
+    ) -> tuple[str, dict[str, str] | None]:
+        """The module and ``{name, id}`` of an activity's parent (``What_Id``)."""
+        rng = random.Random(mix(self.seed, module_code(module.api_name + ".What"), record.index))
+        draw = rng.random()
+        for parent_module, share in ACTIVITY_PARENTS:
+            if draw < share:
+                return parent_module, self.lookup_value(parent_module, rng)
+            draw -= share
+        return ACTIVITY_PARENTS[-1][0], self.lookup_value(ACTIVITY_PARENTS[-1][0], rng)
 
     def formula_value(self, f: FieldDef, values: dict[str, Any], record: Record) -> Any:
         """Return a formula field's value computed from the record's current values.

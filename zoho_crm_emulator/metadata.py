@@ -36,7 +36,22 @@ JSON_TYPES: dict[str, str] = {
 }
 
 #: Fields whose values come from the record's own state rather than from generation.
-CORE_FIELDS = frozenset({"Created_Time", "Modified_Time", "Converted__s", "Converted_Date_Time"})
+CORE_FIELDS = frozenset(
+    {
+        "Created_Time",
+        "Modified_Time",
+        "Converted__s",
+        "Converted_Date_Time",
+        "Converted_Account",
+        "Converted_Contact",
+        "Converted_Deal",
+        "What_Id",
+    }
+)
+#: The modules an activity's ``What_Id`` points at, with their shares of generated activities.
+ACTIVITY_PARENTS = (("Leads", 0.5), ("Deals", 0.3), ("Accounts", 0.2))
+#: Modules whose records name their parent with ``What_Id`` and the ``$se_module`` key.
+ACTIVITY_MODULES = frozenset({"Tasks", "Calls", "Events"})
 
 
 @dataclass(frozen=True)
@@ -258,7 +273,6 @@ LEADS = ModuleDef(
         FieldDef("Secondary_Email", "email"),
         FieldDef("Phone", "phone"),
         FieldDef("Mobile", "phone"),
-        FieldDef("Fax", "phone"),
         FieldDef("Website", "website"),
         _pick("Lead_Source", LEAD_SOURCES),
         _pick(
@@ -279,8 +293,6 @@ LEADS = ModuleDef(
         FieldDef("Annual_Revenue", "currency"),
         _pick("Rating", RATINGS),
         FieldDef("Email_Opt_Out", "boolean"),
-        FieldDef("Skype_ID", "text"),
-        FieldDef("Twitter", "text"),
         FieldDef("Street", "text"),
         FieldDef("City", "text"),
         FieldDef("State", "text"),
@@ -290,6 +302,9 @@ LEADS = ModuleDef(
         FieldDef("Last_Activity_Time", "datetime", read_only=True),
         FieldDef("Converted__s", "boolean", "Converted", read_only=True),
         FieldDef("Converted_Date_Time", "datetime", read_only=True),
+        FieldDef("Converted_Account", "lookup", read_only=True, lookup="Accounts"),
+        FieldDef("Converted_Contact", "lookup", read_only=True, lookup="Contacts"),
+        FieldDef("Converted_Deal", "lookup", read_only=True, lookup="Deals"),
         *_system_tail(),
         # Custom fields: one of each data type a tap must map.
         FieldDef("Budget", "currency", custom=True),
@@ -422,7 +437,6 @@ ACCOUNTS = ModuleDef(
         FieldDef("Annual_Revenue", "currency"),
         FieldDef("Employees", "integer"),
         FieldDef("Phone", "phone"),
-        FieldDef("Fax", "phone"),
         FieldDef("Website", "website"),
         _pick("Ownership", ("Other", "Private", "Public", "Subsidiary")),
         _pick("Rating", RATINGS),
@@ -454,6 +468,7 @@ TASKS = ModuleDef(
         ),
         _pick("Priority", ("High", "Highest", "Low", "Lowest", "Normal")),
         FieldDef("Who_Id", "lookup", "Contact Name", lookup="Contacts"),
+        FieldDef("What_Id", "lookup", "Related To", lookup="Leads"),
         FieldDef("Send_Notification_Email", "boolean"),
         FieldDef("Closed_Time", "datetime", read_only=True),
         FieldDef("Description", "textarea"),
@@ -475,13 +490,14 @@ CALLS = ModuleDef(
         FieldDef("Call_Duration_in_seconds", "integer", read_only=True),
         _pick("Call_Purpose", ("Prospecting", "Administrative", "Negotiation", "Demo")),
         FieldDef("Who_Id", "lookup", "Contact Name", lookup="Contacts"),
+        FieldDef("What_Id", "lookup", "Related To", lookup="Leads"),
         FieldDef("Description", "textarea"),
         *_system_tail(),
     ),
 )
 
-MEETINGS = ModuleDef(
-    "Meetings",
+MEETINGS = ModuleDef(  # Zoho's API name of Meetings is Events
+    "Events",
     "Meeting",
     "Meetings",
     display_field="Event_Title",
@@ -493,6 +509,7 @@ MEETINGS = ModuleDef(
         FieldDef("Venue", "text"),
         FieldDef("All_day", "boolean"),
         FieldDef("Who_Id", "lookup", "Contact Name", lookup="Contacts"),
+        FieldDef("What_Id", "lookup", "Related To", lookup="Leads"),
         FieldDef("Description", "textarea"),
         *_system_tail(),
     ),

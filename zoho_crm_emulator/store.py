@@ -24,6 +24,8 @@ from zoho_crm_emulator.timeutil import render
 
 #: Mutation actions accepted by ``Store.mutate``.
 ACTIONS = ("edit", "create", "delete", "convert", "formula")
+#: Share of conversions that also create a deal (Zoho's "create a new deal" box).
+DEAL_ON_CONVERSION = 0.8
 #: Data types an ``edit`` may change; names and system fields stay put so lookups agree.
 _EDITABLE_TYPES = frozenset(
     {
@@ -143,6 +145,10 @@ class Store:
         tz = self.config.timezone
         values = self.generator.base_values(module, record)
         values.update(record.overrides)
+        names = record.overrides.keys() & {"First_Name", "Last_Name"}
+        if names and "Full_Name" in module.by_name and "Full_Name" not in record.overrides:
+            first, last = values.get("First_Name") or "", values.get("Last_Name") or ""
+            values["Full_Name"] = f"{first} {last}".strip()  # Zoho derives it from the names
         values["Created_Time"] = render(record.created, tz)
         values["Modified_Time"] = render(record.modified, tz)
         if "Converted__s" in module.by_name:
@@ -150,10 +156,27 @@ class Store:
             values["Converted_Date_Time"] = (
                 None if record.converted_at is None else render(record.converted_at, tz)
             )
+            for name, link in self.generator.conversion_links(record).items():
+                values.setdefault(name, link)
+        if "What_Id" in module.by_name:
+            if "What_Id" in record.overrides:
+                parent = record.overrides["What_Id"]
+                parent_module = self._module_holding(parent.get("id") if parent else None)
+            else:
+                parent_module, parent = self.generator.activity_parent(module, record)
+            values["What_Id"] = parent
+            values["$se_module"] = parent_module if parent else None
         for f in module.formula_fields():
             if f.api_name not in record.overrides:
                 values[f.api_name] = self.generator.formula_value(f, values, record)
         return values
+
+    def _module_holding(self, record_id: str | None) -> str | None:
+        """The module of a record id (live or deleted), for ``$se_module``."""
+        for name, state in self._modules.items():
+            if record_id in state.records:
+                return name
+        return None
 
     def render(
         self, module: ModuleDef, record: Record, fields: Sequence[str] | None = None
@@ -183,6 +206,8 @@ class Store:
             out["$currency_symbol"] = "$"
         if module.api_name == "Leads":
             out["$converted"] = record.converted_at is not None
+        if "What_Id" in module.by_name:
+            out["$se_module"] = get("$se_module")
         return out
 
     def _memo_values(self, module: ModuleDef, record: Record) -> dict[str, Any]:
@@ -372,8 +397,10 @@ class Store:
             module: Module API name.
             count: How many records to pick at random when ``ids`` is not given.
             ids: The records to change (``create`` ignores it).
-            **kw: ``values`` (dict) for edit/create; ``type`` (recycle|permanent) for delete;
-                ``field`` and ``delta`` for formula.
+            **kw: ``values`` (dict) for edit/create; ``modified`` (epoch) for edit,
+                ``created`` (epoch) for create; ``type`` (recycle|permanent) for delete;
+                ``at`` (epoch), ``deal`` (bool) and ``amount`` for convert; ``field`` and
+                ``delta`` for formula.
 
         Returns:
             Ids of the affected records (for ``convert``, the leads).
@@ -481,17 +508,20 @@ class Store:
         count: int,
         ids: Sequence[str] | None,
         values: dict[str, Any] | None = None,
+        created: int | None = None,
     ) -> list[str]:
         if values:
             self._check_values(state.definition, values)
-        created = []
+        made = []
         for _ in range(max(0, int(count))):
             record = self._new_record(state)
+            if created is not None:  # a record entered with a past date (tests, backfills)
+                record.created = record.modified = int(created)
             if values:
                 record.overrides.update(values)
             record.rendered = None
-            created.append(record.id)
-        return created
+            made.append(record.id)
+        return made
 
     def _new_record(self, state: _ModuleState) -> Record:
         ts = self._next_ts()
@@ -531,27 +561,71 @@ class Store:
             deleted.append(record.id)
         return deleted
 
-    def _convert(self, state: _ModuleState, count: int, ids: Sequence[str] | None) -> list[str]:
+    def _convert(
+        self,
+        state: _ModuleState,
+        count: int,
+        ids: Sequence[str] | None,
+        at: int | None = None,
+        deal: bool | None = None,
+        amount: float | None = None,
+    ) -> list[str]:
+        """Convert leads (``at``: when; ``deal``: force or skip the deal; its ``amount``)."""
         if state.definition.api_name != "Leads":
             raise MutationError("only Leads can be converted")
-        contacts = self._modules["Contacts"]
+        contacts, accounts = self._modules["Contacts"], self._modules["Accounts"]
+        deals = self._modules["Deals"]
         converted = []
         for lead in self._targets(state, count, ids, eligible=lambda r: r.converted_at is None):
             if lead.converted_at is not None:
                 continue
             values = self.values(state.definition, lead)
-            ts = self._next_ts()
+            ts = self._next_ts() if at is None else int(at)
             lead.converted_at = ts
             lead.modified = ts
             lead.overrides["Modified_By"] = dict(API_USER)
             lead.rendered = None
+            # A conversion makes a contact, an account (the lead's company) and, unless the
+            # user unticks it, a deal: each a real record of its module.
+            account = self._new_record(accounts)
+            company = values.get("Company") or values.get("Last_Name") or "Account"
+            account.overrides["Account_Name"] = company
+            account.overrides["Owner"] = values.get("Owner")
             contact = self._new_record(contacts)
             for source, target in _CONVERTED_COPY.items():
                 contact.overrides[target] = values.get(source)
-            contact.rendered = None
+            contact.overrides["Account_Name"] = {"name": company, "id": account.id}
+            name = values.get("Full_Name") or values.get("Last_Name")
+            links = {
+                "Converted_Account": {"name": company, "id": account.id},
+                "Converted_Contact": {"name": name, "id": contact.id},
+                "Converted_Deal": None,
+            }
+            with_deal = self._rng.random() < DEAL_ON_CONVERSION if deal is None else deal
+            if with_deal:
+                made = self._new_record(deals)
+                deal_name = f"{company} - {values.get('Last_Name') or 'deal'}"
+                made.overrides.update(
+                    {
+                        "Deal_Name": deal_name,
+                        "Account_Name": links["Converted_Account"],
+                        "Contact_Name": links["Converted_Contact"],
+                        "Lead_Source": values.get("Lead_Source"),
+                        "Owner": values.get("Owner"),
+                        "Stage": "Qualification",
+                        "Amount": (
+                            round(1_000 + self._rng.random() * 99_000, 2)
+                            if amount is None
+                            else float(amount)
+                        ),
+                    }
+                )
+                links["Converted_Deal"] = {"name": deal_name, "id": made.id}
+            lead.overrides.update(links)
             converted.append(lead.id)
         if converted:
-            contacts.version += 1
+            for created in (contacts, accounts, deals):
+                created.version += 1
         return converted
 
     def _formula(
