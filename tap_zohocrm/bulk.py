@@ -53,7 +53,7 @@ from tap_zohocrm.client import (
     response_payload,
 )
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, describe_zoho_error
-from tap_zohocrm.schema import REPLICATION_KEY
+from tap_zohocrm.schema import REPLICATION_KEY, SYSTEM_KEYS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -79,6 +79,8 @@ __all__ = [
 
 #: Values of the ``backfill_method`` setting.
 BACKFILL_METHODS = ("auto", "bulk", "rest")
+#: Modules Zoho's Bulk Read does not export.
+NOT_IN_BULK_READ = frozenset({"Notes", "Attachments", "Emails"})
 DEFAULT_BACKFILL_METHOD = "auto"
 #: ``auto`` backfills in bulk above this many records: a job costs about 50 credits plus a few
 #: for polling, the same as 10,000 records over REST, so below twice that REST is as cheap and
@@ -705,7 +707,7 @@ class RecordPlan:
         for name in self.fields:
             kind, related = self._classify(name, properties.get(name) or {}, by_name.get(name))
             self._specs.append((name, kind, related))
-            if kind not in ("id", "null"):
+            if kind not in ("id", "null", "system"):
                 columns.append(name)
                 columns.extend(f"{name}.{column}" for column in related)
         #: The ``fields`` of the job query.
@@ -724,6 +726,8 @@ class RecordPlan:
             return "id", ()
         if name.startswith("_sdc_"):
             return "null", ()
+        if name in SYSTEM_KEYS:
+            return "system", ()  # a $ key: not a field to ask for, read if exported
         data_type = str((field or {}).get("data_type") or "").lower()
         if data_type in UNEXPORTED_TYPES:
             return "null", ()
@@ -785,6 +789,9 @@ class RecordPlan:
                 getter = _text(at("Id"))
             elif kind == "null":
                 getter = _constant(None)
+            elif kind == "system":
+                key = SYSTEM_KEYS[name]
+                getter = _text(index[key]) if key in index else _constant(None)
             elif kind == "user":
                 first, last, email = (at(f"{name}.{column}") for column in related)
                 getter = _user(at(name), first, last, email)
@@ -1077,6 +1084,9 @@ class BulkBackfill:
             raise BulkReadError(msg)
         if method == "rest" or not stream.replication_key:
             return None  # a module without Modified_Time is read whole every run, over REST
+        if stream.module in NOT_IN_BULK_READ:
+            stream.logger.info("%s is not in Bulk Read: backfilling over REST", stream.module)
+            return None
         if stream.get_context_state(context).get("replication_key_value"):
             return None  # incremental: REST from the bookmark
         client = BulkReadClient(stream.zoho_tap)

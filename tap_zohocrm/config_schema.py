@@ -14,7 +14,8 @@ __all__ = ["CONFIG_SCHEMA", "DEFAULT_SCOPES"]
 #: What the tap reads: records, field and module metadata, users and org, Bulk Read.
 DEFAULT_SCOPES = (
     "ZohoCRM.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.settings.modules.READ,"
-    "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ"
+    "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ,ZohoCRM.settings.roles.READ,"
+    "ZohoCRM.settings.profiles.READ,ZohoCRM.settings.territories.READ"
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -169,6 +170,37 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Extra module API names to sync besides Leads, Contacts and Deals, custom "
             "modules included (e.g. Accounts, Tasks, Projects); checked against "
             "/settings/modules. Stream names are the API names in snake case."
+        ),
+    ),
+    th.Property(
+        "timeline_modules",
+        th.ArrayType(th.StringType),
+        title="Timeline Modules",
+        description=(
+            "Modules whose records' __timeline (who changed what, with old and new values) is "
+            "synced as <module>_timeline, for the records changed since the previous sync "
+            "(1 credit per changed record). The first sync starts the bookmark."
+        ),
+    ),
+    th.Property(
+        "timeline_backfill",
+        th.BooleanType,
+        default=False,
+        title="Timeline Backfill",
+        description=(
+            "Read the whole __timeline of every record of the timeline_modules on their first "
+            "sync (1 credit per record; the estimate is logged first)."
+        ),
+    ),
+    th.Property(
+        "stage_history_backfill",
+        th.BooleanType,
+        default=False,
+        title="Stage History Backfill",
+        description=(
+            "When deal_stage_history is selected, read every deal's Stage_History on its first "
+            "sync (1 credit per deal; the estimate is logged first). Otherwise the first sync "
+            "starts the bookmark and later syncs read the deals that changed."
         ),
     ),
     th.Property(

@@ -22,6 +22,8 @@ from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
+from tap_zohocrm.reference import REFERENCE_STREAMS
+from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
 from tap_zohocrm.settings import describe_settings_errors
 from tap_zohocrm.streams import (
@@ -299,9 +301,11 @@ class TapZohoCRM(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """The module streams: Leads, Contacts, Deals and the ``modules`` setting's.
+        """The module streams, then the reference streams (users, org, roles, ...).
 
-        Schemas are built when first needed. The only call made here is one to
+        Module streams: Leads, Contacts, Deals and the ``modules`` setting's; of the reference
+        streams only ``users`` is selected by default. Schemas are built when first needed.
+        The only call made here is one to
         ``/settings/modules``, to check the ``modules`` setting, and only when a module it
         names is not already in the input catalog (a catalog is made by a discovery that
         checked it).
@@ -314,7 +318,10 @@ class TapZohoCRM(Tap):
             DealsStream(self),
         ]
         streams.extend(ZohoModuleStream(self, module=name) for name in self.extra_modules())
-        return list(streams)
+        related: list[Stream] = [DealStageHistoryStream(self)]
+        for module in dict.fromkeys(str(m) for m in self.config.get("timeline_modules") or []):
+            related.append(timeline_stream(self, module, f"{stream_name_for(module)}_timeline"))
+        return [*streams, *(declared(self) for declared in REFERENCE_STREAMS), *related]
 
     def extra_modules(self) -> list[str]:
         """The ``modules`` setting, checked against the org's modules when needed.

@@ -16,6 +16,16 @@ import urllib.parse
 import requests
 
 STREAMS = {"leads": "Leads", "contacts": "Contacts", "deals": "Deals"}
+#: The streams that are not modules (reference data, related lists): users is selected by
+#: default, the others are opt-in.
+NON_MODULE_STREAMS = frozenset(
+    {"users", "org", "roles", "profiles", "currencies", "territories", "deal_stage_history"}
+)
+
+
+def module_streams(names):
+    """The module streams among stream names."""
+    return set(names) - NON_MODULE_STREAMS
 
 
 # ---- catalogs -------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """Run scripts/demo.py once; return the audit file and the demo's output."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, str]]:
+    """Run scripts/demo.py once; return the audit file, the demo's output and its env."""
     base = tmp_path_factory.mktemp("demo")
     database = base / "demo.sqlite"
     env = {
@@ -44,7 +44,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return database, result.stdout
+    return database, result.stdout, env
 
 
 def sql_blocks(markdown: Path) -> list[str]:
@@ -56,7 +56,7 @@ def sql_blocks(markdown: Path) -> list[str]:
 
 
 def test_the_demo_writes_two_syncs_and_shows_the_history(demo):
-    database, output = demo
+    database, output, _ = demo
     with sqlite3.connect(database) as conn:
         statuses = [row[0] for row in conn.execute("SELECT status FROM sync_log ORDER BY id")]
     assert statuses == ["completed", "completed"]
@@ -65,7 +65,7 @@ def test_the_demo_writes_two_syncs_and_shows_the_history(demo):
 
 @pytest.mark.parametrize("document", ["docs/TARGET.md", "README.md"])
 def test_every_documented_query_runs_on_the_demo_database(demo, document):
-    database, _ = demo
+    database, _, _ = demo
     statements = sql_blocks(ROOT / document)
     assert statements, f"{document} has no SQL"
     conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
@@ -88,7 +88,7 @@ def test_every_documented_query_runs_on_the_demo_database(demo, document):
 
 
 def test_the_changes_view_has_the_demo_edits_without_bookkeeping(demo):
-    database, _ = demo
+    database, _, _ = demo
     with sqlite3.connect(database) as conn:
         fields = {row[0] for row in conn.execute("SELECT DISTINCT field FROM leads_changes")}
     assert fields
@@ -96,7 +96,7 @@ def test_the_changes_view_has_the_demo_edits_without_bookkeeping(demo):
 
 
 def test_the_changes_view_equals_a_python_diff_of_consecutive_versions_on_the_demo(demo):
-    database, _ = demo
+    database, _, _ = demo
     conn = sqlite3.connect(database)
     conn.row_factory = sqlite3.Row
     quiet = {"modified_time", "modified_by", "last_activity_time"}
@@ -120,7 +120,7 @@ def test_the_changes_view_equals_a_python_diff_of_consecutive_versions_on_the_de
 
 
 def test_make_demo_ends_with_the_insights_page_and_summary(demo):
-    database, output = demo
+    database, output, _ = demo
     page = database.parent / "insights.html"
     assert f"Insights page: {page}" in output
     assert "Leads this month:" in output
@@ -131,7 +131,7 @@ def test_the_insights_page_draws_every_chart_in_a_real_chromium(demo, tmp_path):
     from browser import FLAGS, chromium_path
     from playwright.sync_api import sync_playwright
 
-    database, _ = demo
+    database, _, _ = demo
     page_file = database.parent / "insights.html"
     chromium = chromium_path()
     assert chromium is not None, "Chromium is missing and could not be installed (need root)"
@@ -161,3 +161,47 @@ def test_the_insights_page_draws_every_chart_in_a_real_chromium(demo, tmp_path):
     assert all(c["marks"] > 0 for c in charts), charts
     assert errors == []
     assert shot.stat().st_size > 10_000
+
+
+def test_the_datasette_metadata_names_real_tables_and_its_queries_run(demo):
+    import yaml
+
+    database, _, _ = demo
+    metadata = yaml.safe_load(
+        (ROOT / "zoho_crm_insights" / "datasette" / "metadata.yml").read_text()
+    )
+    settings = metadata["databases"]["demo"]
+    assert metadata["databases"]["audit"] == settings  # one definition, every file name
+    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert set(settings["tables"]) <= names
+    for table, spec in settings["tables"].items():
+        columns = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+        assert set(spec.get("columns", {})) <= columns, table
+    some_id = conn.execute("SELECT id FROM leads LIMIT 1").fetchone()[0]
+    params = {"id": some_id, "instant": "2030-01-01T00:00:00.000Z"}
+    answered = {}
+    for name, query in settings["queries"].items():
+        answered[name] = len(conn.execute(query["sql"], params).fetchall())
+    conn.close()
+    assert answered["record_history"] >= 1
+    assert answered["record_as_of"] == 1
+    assert answered["kpi_top_sources"] >= 3
+    assert answered["kpi_pipeline"] >= 3
+
+
+def test_meltano_invoke_runs_the_insights_utility(demo, tmp_path):
+    database, _, env = demo
+    meltano = str(Path(PYTHON).parent / "meltano")
+    subprocess.run(
+        [meltano, "install", "utility", "zoho-crm-insights"],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=900,
+    )  # fmt: skip
+    page = tmp_path / "page.html"
+    result = subprocess.run(
+        [meltano, "invoke", "zoho-crm-insights", "--database", str(database), "--html", str(page)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Pipeline by stage:" in result.stdout
+    assert page.is_file()

@@ -68,7 +68,9 @@ def canonical(value):
 
 
 def expected_record(truth, fields):
-    record = {name: truth.get(name) for name in fields}
+    from tap_zohocrm.schema import SYSTEM_KEYS
+
+    record = {name: truth.get(SYSTEM_KEYS.get(name, name)) for name in fields}
     record["_sdc_deleted_at"] = None
     return record
 

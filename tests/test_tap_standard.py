@@ -18,6 +18,9 @@ CONFIG = {
     "client_id": "emulator-client-id",
     "client_secret": "emulator-client-secret",
     "refresh_token": "emulator-refresh-token",
+    "stage_history_backfill": True,  # a first sync that reads the stage history too
+    "timeline_modules": ["Deals"],
+    "timeline_backfill": True,
 }
 
 
@@ -27,8 +30,19 @@ def _stop_emulator():
     _EMULATOR.stop()
 
 
+def _every_stream_selected() -> dict:
+    """The discovered catalog with every stream selected (most are opt-in)."""
+    catalog = TapZohoCRM(config=CONFIG, setup_mapper=False).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = True
+    return catalog
+
+
 TestTapZohoCRM = get_tap_test_class(
     TapZohoCRM,
     config=CONFIG,
     suite_config=SuiteConfig(max_records_limit=None),
+    catalog=_every_stream_selected(),
 )

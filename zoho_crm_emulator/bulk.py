@@ -30,7 +30,14 @@ from zoho_crm_emulator.errors import (
 )
 from zoho_crm_emulator.faults import FaultInjector
 from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import FieldDef, ModuleDef, find_module, stable_id
+from zoho_crm_emulator.metadata import (
+    NOT_IN_BULK_READ,
+    PARENT_FIELDS,
+    FieldDef,
+    ModuleDef,
+    find_module,
+    stable_id,
+)
 from zoho_crm_emulator.model import Record
 from zoho_crm_emulator.paging import PageTokens, bind
 from zoho_crm_emulator.store import Store
@@ -292,12 +299,17 @@ class BulkRead:
         try:
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
-            writer.writerow(["Id", *job.columns])
             module = job.module
+            # A parent lookup (What_Id, Parent_Id) comes with its module, as $se_module.
+            se_module = any(column in PARENT_FIELDS for column in job.columns)
+            writer.writerow(["Id", *job.columns, *(["$se_module"] if se_module else [])])
             cells = [self._cell(module, column) for column in job.columns]
             for record in job.records:
                 values = self.store.values(module, record)
-                writer.writerow([record.id, *(cell(values) for cell in cells)])
+                row = [record.id, *(cell(values) for cell in cells)]
+                if se_module:
+                    row.append(values.get("$se_module") or "")
+                writer.writerow(row)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
                 archive.writestr(f"{job.id}.csv", text.getvalue())
@@ -315,7 +327,15 @@ class BulkRead:
         name = module.get("api_name") if isinstance(module, dict) else module
         if not isinstance(name, str) or not name:
             raise required_param_missing("module")
-        return self.store.module(name)
+        found = self.store.module(name)
+        if found.api_name in NOT_IN_BULK_READ:
+            raise ZohoError(
+                400,
+                "NOT_SUPPORTED",
+                f"the module {found.api_name} is not supported in Bulk Read",
+                {"api_name": "module"},
+            )
+        return found
 
     def _columns(self, module: ModuleDef, fields: Any) -> list[str]:
         """Return the CSV columns after Id, checking every (related) field exists."""

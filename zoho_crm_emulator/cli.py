@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--timezone", default="America/Los_Angeles", help="API user time zone")
     serve.add_argument(
+        "--edition", default="enterprise", help="Zoho CRM edition (territories need enterprise)"
+    )
+    serve.add_argument(
         "--recent-days",
         type=int,
         help="generate data over the last N days up to now (default: 2024-01 to 2025-06)",
@@ -123,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         churn_modules=tuple(m.strip() for m in args.churn_modules.split(",") if m.strip()),
         host=args.host,
         port=args.port,
+        edition=args.edition,
     )
     if args.recent_days:
         end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)

@@ -53,6 +53,8 @@ class EmulatorConfig:
         grant_code: The one Self Client grant code the token endpoint exchanges (once) for
             ``refresh_token`` (``grant_type=authorization_code``).
         org_id: The org's id; client-credentials login needs ``soid=ZohoCRM.<org_id>``.
+        edition: Zoho CRM edition (``standard``, ``professional``, ``enterprise``, ...);
+            below Enterprise there is no Territory Management.
         scopes: Scopes granted to issued access tokens.
         token_lifetime_seconds: Seconds an access token lives (Zoho: 3600).
         token_lifetime_calls: API calls an access token serves before it expires (None: no
@@ -102,6 +104,7 @@ class EmulatorConfig:
     refresh_token: str = DEFAULT_REFRESH_TOKEN
     grant_code: str = DEFAULT_GRANT_CODE
     org_id: str = DEFAULT_ORG_ID
+    edition: str = "enterprise"
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     token_lifetime_seconds: float = 3600.0
     token_lifetime_calls: int | None = None

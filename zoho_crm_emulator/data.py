@@ -525,7 +525,8 @@ class ValueGenerator:
 
     def _activity_time(self, rng: random.Random, values: dict[str, Any]) -> str:
         record: Record = values["_record"]
-        moment = record.created + int(rng.random() * (record.modified - record.created))
+        # From the record's creation, not its modification: an edit is not an activity here.
+        moment = record.created + int(rng.random() * max(0, self.end - record.created))
         return render(moment, self.tz)
 
     def _meeting_end(self, rng: random.Random, values: dict[str, Any]) -> str | None:

@@ -46,12 +46,15 @@ CORE_FIELDS = frozenset(
         "Converted_Contact",
         "Converted_Deal",
         "What_Id",
+        "Parent_Id",
     }
 )
 #: The modules an activity's ``What_Id`` points at, with their shares of generated activities.
 ACTIVITY_PARENTS = (("Leads", 0.5), ("Deals", 0.3), ("Accounts", 0.2))
-#: Modules whose records name their parent with ``What_Id`` and the ``$se_module`` key.
-ACTIVITY_MODULES = frozenset({"Tasks", "Calls", "Events"})
+#: The field that names a record's parent of any module (with the ``$se_module`` key).
+PARENT_FIELDS = ("What_Id", "Parent_Id")
+#: Modules Bulk Read does not export (Zoho: Notes, Attachments, Emails).
+NOT_IN_BULK_READ = frozenset({"Notes"})
 
 
 @dataclass(frozen=True)
@@ -659,6 +662,20 @@ def _project_fields() -> tuple[FieldDef, ...]:
     return (*named, *attributes)
 
 
+NOTES = ModuleDef(
+    "Notes",
+    "Note",
+    "Notes",
+    display_field="Note_Title",
+    fields=(
+        _owner("Owner", "Note Owner"),
+        FieldDef("Note_Title", "text"),
+        FieldDef("Note_Content", "textarea", mandatory=True),
+        FieldDef("Parent_Id", "lookup", "Parent ID", lookup="Leads"),
+        *_system_tail(),
+    ),
+)
+
 PROJECTS = ModuleDef(
     "Projects",
     "Project",
@@ -686,6 +703,7 @@ MODULES: tuple[ModuleDef, ...] = (
     PRODUCTS,
     QUOTES,
     VENDORS,
+    NOTES,
     PROJECTS,
     *_UNSUPPORTED,
 )

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from zoho_crm_emulator import org
+from zoho_crm_emulator import org, related
 from zoho_crm_emulator.auth import BULK_SCOPES, record_scopes, settings_scopes
 from zoho_crm_emulator.control import PREFIX, ControlApi
 from zoho_crm_emulator.errors import ZohoError, internal_error, invalid_url
@@ -33,6 +33,8 @@ _API = "/crm/v8"
 _RECORDS = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/?$")
 _DELETED = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/deleted/?$")
 _COUNT = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/actions/count/?$")
+_STAGES = re.compile(r"^/crm/v8/Deals/(\d+)/Stage_History/?$", re.IGNORECASE)
+_TIMELINE = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/(\d+)/__timeline/?$")
 _BULK = "/crm/bulk/v8/read"
 _BULK_JOB = re.compile(r"^/crm/bulk/v8/read/([0-9]+)(/result)?/?$")
 _TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a path, not a secret
@@ -87,12 +89,10 @@ class Dispatcher:
             return self._api_call(
                 request, f"settings_fields:{module}", settings_scopes("fields"), api.settings_fields
             )
-        if path.rstrip("/") == f"{_API}/users":
-            return self._api_call(
-                request, "users", org.USERS_SCOPES, lambda r: org.users(r, emu.config)
-            )
-        if path.rstrip("/") == f"{_API}/org":
-            return self._api_call(request, "org", org.ORG_SCOPES, lambda r: org.org(r, emu.config))
+        reference = org.REFERENCE.get(path.rstrip("/")[len(_API) :])
+        if reference is not None:
+            endpoint, scopes, handler = reference
+            return self._api_call(request, endpoint, scopes, lambda r: handler(r, emu.config))
         if path.rstrip("/") == f"{_API}/settings/tags":
             module = _canonical(request.params.get("module") or "")
             return self._api_call(
@@ -106,6 +106,24 @@ class Dispatcher:
                 f"count:{module}",
                 record_scopes(module),
                 lambda r: api.count(r, module),
+            )
+        match = _STAGES.match(path)
+        if match:
+            deal_id = match.group(1)
+            return self._api_call(
+                request,
+                "stage_history",
+                record_scopes("Deals"),
+                lambda r: related.stage_history(r, emu.store, deal_id),
+            )
+        match = _TIMELINE.match(path)
+        if match:
+            module, record_id = _canonical(match.group(1)), match.group(2)
+            return self._api_call(
+                request,
+                f"timeline:{module}",
+                record_scopes(module),
+                lambda r: related.timeline(r, emu.store, module, record_id),
             )
         match = _DELETED.match(path)
         if match:

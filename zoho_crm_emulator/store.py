@@ -15,15 +15,27 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from zoho_crm_emulator import related
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.data import API_USER, ValueGenerator, generate_org
 from zoho_crm_emulator.errors import invalid_module
-from zoho_crm_emulator.metadata import FieldDef, ModuleDef, find_module
+from zoho_crm_emulator.metadata import PARENT_FIELDS, FieldDef, ModuleDef, find_module
 from zoho_crm_emulator.model import Deletion, Record
 from zoho_crm_emulator.timeutil import render
 
 #: Mutation actions accepted by ``Store.mutate``.
 ACTIONS = ("edit", "create", "delete", "convert", "formula")
+
+
+#: Fields a timeline event does not list (every edit moves them).
+_AUDIT_FIELDS = frozenset({"Modified_By", "Modified_Time", "Created_By", "Created_Time"})
+
+
+def _parent_field(module: ModuleDef) -> str | None:
+    """``What_Id`` (activities) or ``Parent_Id`` (notes): the field naming a record's parent."""
+    return next((name for name in PARENT_FIELDS if name in module.by_name), None)
+
+
 #: Share of conversions that also create a deal (Zoho's "create a new deal" box).
 DEAL_ON_CONVERSION = 0.8
 #: Data types an ``edit`` may change; names and system fields stay put so lookups agree.
@@ -158,18 +170,24 @@ class Store:
             )
             for name, link in self.generator.conversion_links(record).items():
                 values.setdefault(name, link)
-        if "What_Id" in module.by_name:
-            if "What_Id" in record.overrides:
-                parent = record.overrides["What_Id"]
+        parent_field = _parent_field(module)
+        if parent_field is not None:
+            if parent_field in record.overrides:
+                parent = record.overrides[parent_field]
                 parent_module = self._module_holding(parent.get("id") if parent else None)
             else:
                 parent_module, parent = self.generator.activity_parent(module, record)
-            values["What_Id"] = parent
+            values[parent_field] = parent
             values["$se_module"] = parent_module if parent else None
         for f in module.formula_fields():
             if f.api_name not in record.overrides:
                 values[f.api_name] = self.generator.formula_value(f, values, record)
         return values
+
+    def live_record(self, module: str, record_id: str) -> Record | None:
+        """A live record of a module by id, or None."""
+        with self.lock:
+            return self._state(module).records.get(str(record_id))
 
     def _module_holding(self, record_id: str | None) -> str | None:
         """The module of a record id (live or deleted), for ``$se_module``."""
@@ -206,7 +224,7 @@ class Store:
             out["$currency_symbol"] = "$"
         if module.api_name == "Leads":
             out["$converted"] = record.converted_at is not None
-        if "What_Id" in module.by_name:
+        if _parent_field(module) is not None:
             out["$se_module"] = get("$se_module")
         return out
 
@@ -476,16 +494,32 @@ class Store:
         ]
         changed = []
         for record in self._targets(state, count, ids):
+            before = dict(self.values(definition, record))
+            stages = None
+            if definition.api_name == "Deals":
+                stages = record.overrides.get(related.STAGES_KEY) or related.generated_stages(
+                    record.id, record, before
+                )
             if values:
                 record.overrides.update(values)
             else:
-                current = self.values(definition, record)
                 for f in self._rng.sample(editable, min(len(editable), self._rng.randint(1, 3))):
-                    record.overrides[f.api_name] = self._different(definition, f, record, current)
+                    record.overrides[f.api_name] = self._different(definition, f, record, before)
             record.overrides["Modified_By"] = dict(API_USER)
             # ``modified``: a clock gone wrong (a record dated in year 9999, say).
             record.modified = self._next_ts() if modified is None else int(modified)
             record.rendered = None
+            after = self.values(definition, record)
+            record.rendered = None
+            changes = {
+                f.api_name: (before.get(f.api_name), after.get(f.api_name))
+                for f in definition.fields
+                if f.api_name not in _AUDIT_FIELDS
+                and before.get(f.api_name) != after.get(f.api_name)
+            }
+            related.note_event(record, "updated", changes)
+            if stages is not None and before.get("Stage") != after.get("Stage"):
+                related.stage_changed(record, stages, after)
             changed.append(record.id)
         return changed
 
@@ -622,6 +656,7 @@ class Store:
                 )
                 links["Converted_Deal"] = {"name": deal_name, "id": made.id}
             lead.overrides.update(links)
+            related.note_event(lead, "converted", {"Converted__s": (False, True)})
             converted.append(lead.id)
         if converted:
             for created in (contacts, accounts, deals):
