@@ -117,6 +117,15 @@ def main() -> None:
         path.unlink()
     DATABASE.parent.mkdir(exist_ok=True)
     env["TARGET_SQLITE_AUDIT_DATABASE"] = str(DATABASE)
+    # The demo also syncs the activities (first contact), the org (its time zone) and the
+    # users (owners' names), beyond the default Leads, Contacts, Deals and users.
+    # Run 1 starts the stage history and timeline bookmarks; run 2 reads the changed records'.
+    env["TAP_ZOHOCRM_MODULES"] = '["Calls", "Tasks", "Events"]'
+    env["TAP_ZOHOCRM_TIMELINE_MODULES"] = '["Leads"]'
+    env["TAP_ZOHOCRM__SELECT"] = (
+        '["leads.*", "contacts.*", "deals.*", "calls.*", "tasks.*", "events.*", "users.*", '
+        '"org.*", "deal_stage_history.*", "leads_timeline.*"]'
+    )
     with emulator() as url:
         env["TAP_ZOHOCRM_ACCOUNTS_URL"] = url
         banner("Run 1: the first sync reads everything")
@@ -128,6 +137,7 @@ def main() -> None:
         deleted = mutate(url, "delete", module="Leads", count=1, type="recycle")
         converted = mutate(url, "convert", module="Leads", count=1)
         deals = mutate(url, "edit", module="Deals", count=2)
+        deals += mutate(url, "edit", module="Deals", count=1, values={"Stage": "Closed Won"})
         print(f"edited leads {edited}, new lead {created}, deleted lead {deleted},")
         print(f"converted lead {converted}, edited deals {deals}")
 

@@ -5,7 +5,8 @@ Each keeps its own bookmark on the parents' ``Modified_Time`` (every row carries
 run killed between the two resumes both. Parents changed since the bookmark are listed with
 Get Records (``fields=Modified_Time``, 1 credit per 200, keyset order); then one call each.
 The first sync reads nothing by default (one credit per parent can be a lot): it logs the
-estimate and starts the bookmark now; ``stage_history_backfill`` reads every deal instead.
+estimate and starts the bookmark now; ``stage_history_backfill`` / ``timeline_backfill`` read
+every parent instead.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class PerRecordStream(ZohoStream):
                 "fields": "Modified_Time", "sort_by": "Modified_Time", "sort_order": "asc",
                 "per_page": 200,
             }  # fmt: skip
+            if self.parent_module == "Leads":
+                params["converted"] = "both"  # a conversion is a change of the lead
             if token:
                 params["page_token"] = token
             response = self.call(f"/{self.parent_module}", params, since)

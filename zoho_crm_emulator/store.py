@@ -177,12 +177,25 @@ class Store:
                 parent_module = self._module_holding(parent.get("id") if parent else None)
             else:
                 parent_module, parent = self.generator.activity_parent(module, record)
+                if parent and "Call_Start_Time" in module.by_name:
+                    self._call_after_parent(values, record, parent_module, parent["id"])
             values[parent_field] = parent
             values["$se_module"] = parent_module if parent else None
         for f in module.formula_fields():
             if f.api_name not in record.overrides:
                 values[f.api_name] = self.generator.formula_value(f, values, record)
         return values
+
+    def _call_after_parent(
+        self, values: dict[str, Any], record: Record, parent_module: str, parent_id: str
+    ) -> None:
+        """A generated call happens 1 to 72 hours after its parent was created."""
+        state = self._modules.get(parent_module)
+        parent = state.records.get(parent_id) if state else None
+        if parent is None or "Call_Start_Time" in record.overrides:
+            return
+        hours = 1 + (record.index * 7919 + int(parent_id[-6:])) % 72
+        values["Call_Start_Time"] = render(parent.created + hours * 3600, self.config.timezone)
 
     def live_record(self, module: str, record_id: str) -> Record | None:
         """A live record of a module by id, or None."""
