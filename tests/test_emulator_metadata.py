@@ -22,6 +22,7 @@ CONTRACT_MODULES = {
     "Products",
     "Quotes",
     "Vendors",
+    "Notes",
     "Projects",
 }
 _STANDARD = (
@@ -110,7 +111,6 @@ def test_fields_cover_zoho_data_types(org):
         "double",
         "currency",
         "percent",
-        "decimal",
         "autonumber",
         "date",
         "datetime",
@@ -227,3 +227,26 @@ def test_deleted_if_modified_since_is_exclusive_on_deleted_time(org):
     assert {e["id"] for e in response.json()["data"]} == expected
     newest = _deleted(org, headers={"If-Modified-Since": times[-1].isoformat()})
     assert newest.status_code == 204
+
+
+def test_every_field_has_zoho_s_integer_length_and_type_details(org):
+    for module in ("Leads", "Projects", "Accounts", "Deals"):
+        for f in _fields(org, module):
+            assert isinstance(f["length"], int), (module, f["api_name"])
+            assert f["data_type"] != "decimal"  # Zoho calls its Decimal fields double
+            if f["data_type"] == "autonumber":
+                assert f["auto_number"]["prefix"]
+            if f["data_type"] == "currency":
+                assert f["currency"]["precision"] == 2
+                assert f["decimal_place"] == 2
+
+
+def test_one_module_s_settings_name_it_and_unknown_ones_are_invalid(org):
+    _, base_url, session = org
+    answer = session.get(f"{base_url}/crm/v8/settings/modules/Deals", timeout=10)
+    [deals] = answer.json()["modules"]
+    assert deals["api_name"] == "Deals"
+    assert deals["related_lists"][0]["api_name"] == "Stage_History"
+    wrong = session.get(f"{base_url}/crm/v8/settings/modules/Nope", timeout=10)
+    assert wrong.status_code == 400
+    assert wrong.json()["code"] == "INVALID_MODULE"

@@ -232,6 +232,22 @@ class ZohoApi:
         modules = listed_modules()
         return Response(200, {"modules": [m.to_api(n + 1) for n, m in enumerate(modules)]})
 
+    def settings_module(self, request: Request, name: str) -> Response:
+        """Answer ``GET /crm/v8/settings/modules/{api_name}``: one module, with more detail."""
+        modules = listed_modules()
+        found = next(
+            ((n, m) for n, m in enumerate(modules) if m.api_name.lower() == name.lower()), None
+        )
+        if found is None:
+            raise ZohoError(400, "INVALID_MODULE", "the module name given seems to be invalid",
+                            {"api_name": name})  # fmt: skip
+        sequence, definition = found
+        body = definition.to_api(sequence + 1)
+        body["display_field"] = {"api_name": definition.display_field}
+        related = [{"api_name": "Stage_History", "module": None}] if name == "Deals" else []
+        body["related_lists"] = related
+        return Response(200, {"modules": [body]})
+
     def settings_fields(self, request: Request) -> Response:
         """Answer ``GET /crm/v8/settings/fields?module=``."""
         module = request.params.get("module")

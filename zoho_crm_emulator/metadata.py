@@ -35,6 +35,14 @@ JSON_TYPES: dict[str, str] = {
     "formula": "double",
 }
 
+#: ``length`` Zoho reports per data type (an integer on every field).
+FIELD_LENGTHS: dict[str, int] = {
+    "text": 255, "textarea": 32000, "email": 100, "phone": 30, "website": 255,
+    "picklist": 120, "multiselectpicklist": 2000, "integer": 9, "bigint": 18, "double": 16,
+    "currency": 16, "percent": 5, "autonumber": 255, "date": 20, "datetime": 120,
+    "boolean": 5, "lookup": 120, "ownerlookup": 120, "formula": 16,
+}  # fmt: skip
+
 #: Fields whose values come from the record's own state rather than from generation.
 CORE_FIELDS = frozenset(
     {
@@ -135,8 +143,18 @@ class FieldDef:
             "custom_field": self.custom,
             "visible": True,
             "sortable": self.data_type not in ("multiselectpicklist", "textarea"),
-            "length": 255 if self.data_type in ("text", "email", "phone", "website") else None,
-            "decimal_place": 2 if self.data_type in ("currency", "decimal", "double") else None,
+            "length": FIELD_LENGTHS.get(self.data_type, 255),
+            "decimal_place": 2 if self.data_type in ("currency", "double", "percent") else None,
+            "auto_number": (
+                {"prefix": f"{self.api_name[:3].upper()}-", "suffix": "", "start_number": 1}
+                if self.data_type == "autonumber"
+                else {}
+            ),
+            "currency": (
+                {"rounding_option": "normal", "precision": 2}
+                if self.data_type == "currency"
+                else {}
+            ),
             "lookup": lookup,
             "formula": formula,
             "pick_list_values": pick_list,
@@ -321,7 +339,7 @@ LEADS = ModuleDef(
         FieldDef("Next_Follow_Up", "datetime", custom=True),
         FieldDef("Lead_Score", "integer", custom=True),
         FieldDef("Win_Probability", "percent", custom=True),
-        FieldDef("Discount_Rate", "decimal", custom=True),
+        FieldDef("Discount_Rate", "double", "Discount Rate", custom=True),  # Zoho's Decimal
         FieldDef("External_Ref", "bigint", custom=True),
         FieldDef("Lead_Number", "autonumber", custom=True, read_only=True),
         FieldDef("Referred_Account", "lookup", custom=True, lookup="Accounts"),
@@ -650,7 +668,7 @@ def _project_fields() -> tuple[FieldDef, ...]:
         FieldDef("Project_Site", "website", custom=True),
         FieldDef("Hotline", "phone", custom=True),
         FieldDef("Kickoff_At", "datetime", custom=True),
-        FieldDef("Exchange_Rate", "decimal", custom=True),
+        FieldDef("Exchange_Rate", "double", custom=True),
     ]
     attributes = []
     for n in range(64 - len(named)):

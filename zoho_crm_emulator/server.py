@@ -33,6 +33,7 @@ _API = "/crm/v8"
 _RECORDS = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/?$")
 _DELETED = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/deleted/?$")
 _COUNT = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/actions/count/?$")
+_SETTINGS_MODULE = re.compile(r"^/crm/v8/settings/modules/([A-Za-z0-9_]+)/?$")
 _STAGES = re.compile(r"^/crm/v8/Deals/(\d+)/Stage_History/?$", re.IGNORECASE)
 _TIMELINE = re.compile(r"^/crm/v8/([A-Za-z0-9_]+)/(\d+)/__timeline/?$")
 _BULK = "/crm/bulk/v8/read"
@@ -83,6 +84,15 @@ class Dispatcher:
         if path.rstrip("/") == f"{_API}/settings/modules":
             return self._api_call(
                 request, "settings_modules", settings_scopes("modules"), api.settings_modules
+            )
+        match = _SETTINGS_MODULE.match(path)
+        if match:
+            name = match.group(1)
+            return self._api_call(
+                request,
+                "settings_module",
+                settings_scopes("modules"),
+                lambda r: api.settings_module(r, name),
             )
         if path.rstrip("/") == f"{_API}/settings/fields":
             module = _canonical(request.params.get("module") or "")
