@@ -199,6 +199,46 @@ def test_tap_output_loads_into_target_postgres(meltano_env: dict[str, str]) -> N
         assert {row[0] for row in marked} == ghosts | set(deleted)
 
 
+def test_every_relation_stream_loads_into_target_postgres(meltano_env: dict[str, str]) -> None:
+    from tests.postgres_server import postgres_server
+
+    sizes = {"Leads": 30, "Contacts": 10, "Deals": 8, "Accounts": 5, "Calls": 6, "Tasks": 6,
+             "Events": 4, "Notes": 5}  # fmt: skip
+    emu = Emulator(EmulatorConfig(seed=15, sizes=sizes))
+    streams = ["leads", "contacts", "deals", "calls", "tasks", "events", "notes", "users", "org",
+               "roles", "profiles", "currencies", "territories", "deal_stage_history",
+               "leads_timeline"]  # fmt: skip
+    with postgres_server() as url, emu.serve() as base_url:
+        env = {
+            **meltano_env,
+            "TAP_ZOHOCRM_ACCOUNTS_URL": base_url,
+            "TARGET_POSTGRES_SQLALCHEMY_URL": url,
+            "TAP_ZOHOCRM_MODULES": '["Calls", "Tasks", "Events", "Notes"]',
+            "TAP_ZOHOCRM_TIMELINE_MODULES": '["Leads"]',
+            "TAP_ZOHOCRM_STAGE_HISTORY_BACKFILL": "true",
+            "TAP_ZOHOCRM_TIMELINE_BACKFILL": "true",
+            "TAP_ZOHOCRM__SELECT": json.dumps([f"{name}.*" for name in streams]),
+        }
+        run_meltano("--environment=demo", "run", "tap-zohocrm", "target-postgres", env=env)
+        counts = {
+            name: int(psql(url, f"SELECT count(*) FROM zohocrm.{name}")[0][0]) for name in streams
+        }
+        parents = psql(
+            url, "SELECT zoho_se_module, count(*) FROM zohocrm.calls GROUP BY 1 ORDER BY 1"
+        )
+        converted = psql(
+            url,
+            "SELECT count(*) FROM zohocrm.leads AS l JOIN zohocrm.deals AS d "
+            "ON d.id = l.\"Converted_Deal\"->>'id'",
+        )
+    assert all(counts[name] > 0 for name in streams), counts
+    assert counts["users"] == 5
+    assert counts["org"] == 1
+    assert {row[0] for row in parents} <= {"Leads", "Deals", "Accounts"}
+    assert sum(int(row[1]) for row in parents) == sizes["Calls"]
+    assert int(converted[0][0]) >= 1  # the conversion lookup loads as JSON that joins
+
+
 def test_meltano_invoke_tap_auth_exchanges_a_grant_code(
     tmp_path: Path, meltano_env: dict[str, str]
 ) -> None:

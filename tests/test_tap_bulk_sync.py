@@ -50,8 +50,12 @@ def bulk_calls(emu):
 
 
 def record_calls(emu):
-    """Calls but the deletion listing (one per stream per sync, issue 6)."""
-    return {k: v for k, v in emu.stats()["calls"].items() if not k.startswith("deleted:")}
+    """Calls but the deletion listing (one per stream per sync) and users (selected by default)."""
+    return {
+        k: v
+        for k, v in emu.stats()["calls"].items()
+        if not k.startswith("deleted:") and k != "users"
+    }
 
 
 # ---- equivalence ---------------------------------------------------------------------------
