@@ -241,7 +241,7 @@ def test_sigkill_at_20_points_then_rerun_equals_an_uninterrupted_run(emulator_fa
     reference = Pipeline(tmp_path / "reference", base_url, catalog)
     clean = reference.run()
     assert (clean.tap_code, clean.target_code) == (0, 0), clean.target_stderr[-3000:]
-    assert len(records_of(clean)) == sum(SIZES.values())
+    assert len(records_of(clean)) == sum(SIZES.values()) + 5  # and the 5 users
     killed = Pipeline(tmp_path / "killed", base_url, catalog)
     log = kill_phase(killed, clean, KILLS_INITIAL, rnd)
     assert snapshot(killed) == snapshot(reference)
