@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install demo test check lint format typecheck bench clean emulator
+.PHONY: help install demo test check lint format typecheck bench clean emulator plugins
 
 help:
 	@echo "make demo   - run the whole pipeline twice on the bundled Zoho CRM emulator"
@@ -18,7 +18,7 @@ $(UV):
 	.uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
 $(BIN)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	touch $@
 
 install: $(BIN)/.installed
@@ -43,6 +43,10 @@ test: check
 # Options: BENCH_ARGS="--quick", "--only tap", ... (see `.venv/bin/python -m benchmarks.run --help`).
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Rewrite plugins/*.yml and meltano.yml's plugin blocks from the plugins' --about.
+plugins: install
+	$(BIN)/python scripts/plugin_definitions.py
 
 emulator: install
 	$(BIN)/zoho-crm-emulator serve --port 8765

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import typing as t
 
@@ -28,9 +29,37 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         argv: Arguments (default: ``sys.argv[1:]``).
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["report"]:
-        sys.exit(report_main(args[1:]))
-    sys.exit(run_target(args))
+    command = _report_args(args)
+    if command is not None:
+        sys.exit(report_main(command))
+    code = run_target(args)
+    if any(a in ("--help", "-h") for a in args):
+        print(REPORT_HINT)
+    sys.exit(code)
+
+
+#: Printed after the SDK's --help.
+REPORT_HINT = (
+    "\nAlso: target-sqlite-audit report [--database PATH | --config FILE] [--limit N] "
+    "[--no-redact]\n  prints the recent syncs, counts per stream and tables of an audit "
+    "database (Meltano: meltano invoke target-sqlite-audit:report)."
+)
+
+
+def _report_args(args: list[str]) -> list[str] | None:
+    """The ``report`` command's arguments, if ``report`` is the command.
+
+    ``report`` may follow ``--config FILE`` pairs (Meltano puts ``--config`` first), which
+    then apply to it.
+    """
+    leading: list[str] = []
+    i = 0
+    while i < len(args) and args[i] == "--config" and i + 1 < len(args):
+        leading += args[i : i + 2]
+        i += 2
+    if i < len(args) and args[i] == "report":
+        return [*leading, *args[i + 1 :]]
+    return None
 
 
 def run_target(args: t.Sequence[str]) -> int:
@@ -81,7 +110,10 @@ def report_main(args: t.Sequence[str]) -> int:
         prog="target-sqlite-audit report",
         description="Print the recent syncs and change counts of an audit database.",
     )
-    parser.add_argument("--database", help="Path of the SQLite file (default: from --config).")
+    parser.add_argument(
+        "--database",
+        help="Path of the SQLite file (default: from --config, else TARGET_SQLITE_AUDIT_DATABASE).",
+    )
     parser.add_argument("--config", help="Target config file (for `database`, `redact_pii`).")
     parser.add_argument("--limit", type=int, default=10, help="Number of syncs (default 10).")
     parser.add_argument(
@@ -100,7 +132,12 @@ def report_main(args: t.Sequence[str]) -> int:
                 f"target-sqlite-audit report: cannot read {options.config}: {exc}", file=sys.stderr
             )
             return 2
-    database = options.database or config.get("database")
+    # Meltano passes a plugin command its settings as environment variables.
+    database = (
+        options.database or config.get("database") or os.environ.get("TARGET_SQLITE_AUDIT_DATABASE")
+    )
+    if "redact_pii" not in config and "TARGET_SQLITE_AUDIT_REDACT_PII" in os.environ:
+        config["redact_pii"] = os.environ["TARGET_SQLITE_AUDIT_REDACT_PII"].lower() in ("1", "true")
     if not database:
         from target_sqlite_audit.target import DEFAULT_DATABASE
 
