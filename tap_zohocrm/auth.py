@@ -290,9 +290,11 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
                 "minutes and run the tap again."
             )
         else:
+            unreachable = " reaching " in last_problem  # no answer at all, only errors
             msg = (
                 f"Could not get an access token from Zoho's accounts server {self.accounts_url} "
-                f"after {self.MAX_REFRESH_TRIES} attempts ({last_problem})."
+                f"after {self.MAX_REFRESH_TRIES} attempts ({last_problem})"
+                + ("; check data_center, network or proxy." if unreachable else ".")
             )
         raise ZohoAuthError(msg)
 

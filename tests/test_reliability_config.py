@@ -127,7 +127,7 @@ def test_unreachable_accounts_server(tmp_path):
         sentence = one_sentence_error(run_tap(tmp_path, {"accounts_url": url, **CREDENTIALS}))
     assert sentence == (
         f"Could not get an access token from Zoho's accounts server {url} after 5 attempts "
-        f"(ConnectionError reaching {url})."
+        f"(ConnectionError reaching {url}); check data_center, network or proxy."
     )
 
 
