@@ -49,6 +49,8 @@ class PerRecordStream(ZohoStream):
 
     parent_module: t.ClassVar[str] = ""
     path = ""
+    #: A checkpoint every 50 rows: each parent cost a credit, so a resume should not redo many.
+    STATE_MSG_FREQUENCY = 50
     replication_key = PARENT_MODIFIED
     selected_by_default = False
     #: Setting that makes a first sync read every parent (else it starts from now).

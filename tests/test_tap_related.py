@@ -87,3 +87,27 @@ def test_a_timeline_stream_records_who_changed_what_between_two_syncs(
     load_into_audit(database, second)
     stored = query(database, "SELECT field, old_value, new_value FROM leads_timeline")
     assert len(stored) == 2
+
+
+def test_a_resume_from_any_state_of_a_stage_history_backfill_loses_no_row(
+    tap_emulator, tap_config, run_tap, discover_catalog
+):
+    emu = tap_emulator(sizes={**SIZES, "Deals": 40})
+    config = tap_config(emu, stage_history_backfill=True)
+    catalog = only_streams(discover_catalog(config), "deal_stage_history")
+    full = run_tap(config, catalog=catalog)
+    everything = {r["id"] for r in _stage_rows(full)}
+    assert len({r["deal_id"] for r in _stage_rows(full)}) == 40
+    # Every STATE the run emitted is a point a killed run resumes from: what was emitted before
+    # it plus what a resumed run emits must be everything.
+    positions = [i for i, m in enumerate(full.messages) if m["type"] == "STATE"]
+    assert len(positions) >= 2
+    for position in positions:
+        before = {
+            m["record"]["id"]
+            for m in full.messages[:position]
+            if m["type"] == "RECORD" and m["stream"] == "deal_stage_history"
+        }
+        state = full.messages[position]["value"]
+        resumed = run_tap(config, catalog=catalog, state=state)
+        assert before | {r["id"] for r in _stage_rows(resumed)} == everything, position
