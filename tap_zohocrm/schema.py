@@ -177,7 +177,16 @@ PARENT_FIELDS = frozenset({"What_Id", "Parent_Id"})
 #: (PostgreSQL needs it quoted; some targets drop it), and lower case loads unchanged.
 SE_MODULE = "zoho_se_module"
 #: Properties filled from Zoho's ``$`` record keys instead of from a field of the same name.
-SYSTEM_KEYS = {SE_MODULE: "$se_module"}
+SYSTEM_KEYS = {
+    SE_MODULE: "$se_module",
+    "zoho_state": "$state",
+    "zoho_approval_state": "$approval_state",
+    "zoho_currency_symbol": "$currency_symbol",
+}
+
+
+def _system(description: str) -> dict[str, t.Any]:
+    return {"type": ["string", "null"], "description": f"Zoho's {description}."}
 
 
 def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
@@ -208,10 +217,12 @@ def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]
             )
         properties[api_name] = schema
     if PARENT_FIELDS & properties.keys():
-        properties[SE_MODULE] = {
-            "type": ["string", "null"],
-            "description": "Zoho's $se_module: the module of the What_Id/Parent_Id record.",
-        }
+        properties[SE_MODULE] = _system("$se_module: the module of the What_Id/Parent_Id record")
+    properties["zoho_state"] = _system("$state: save, or draft for a record not yet saved")
+    properties["zoho_approval_state"] = _system("$approval_state: approved, or an approval step")
+    types = {str(f.get("data_type") or "").lower() for f in fields if isinstance(f, dict)}
+    if "currency" in types:
+        properties["zoho_currency_symbol"] = _system("$currency_symbol of the record's currency")
     # No Modified_Time is added when the module lacks one: the stream then syncs full table.
     properties[DELETED_AT] = dict(_DELETED_AT_SCHEMA)
     return {"type": "object", "properties": properties}

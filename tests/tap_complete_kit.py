@@ -23,6 +23,13 @@ NON_MODULE_STREAMS = frozenset(
 )
 
 
+def zoho_value(truth, name):
+    """A property's value in the emulator's ground truth (``zoho_state`` is Zoho's ``$state``)."""
+    from tap_zohocrm.schema import SYSTEM_KEYS
+
+    return truth.get(SYSTEM_KEYS.get(name, name))
+
+
 def module_streams(names):
     """The module streams among stream names."""
     return set(names) - NON_MODULE_STREAMS

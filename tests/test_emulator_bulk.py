@@ -61,7 +61,8 @@ def test_job_moves_through_states_and_exports_zipped_csv(emulator_factory):
     assert result["more_records"] is False
     assert result["next_page_token"] is None
     rows = _rows(session, base_url, job)
-    assert list(rows[0]) == ["Id", *LEAD_FIELDS]
+    # then the record keys of analytic value, as $ columns
+    assert list(rows[0]) == ["Id", *LEAD_FIELDS, "$state", "$approval_state", "$currency_symbol"]
     assert {r["Id"] for r in rows} == {r["id"] for r in emu.records("Leads")}
 
 

@@ -158,7 +158,9 @@ def test_module_schema_adds_id_first_and_deleted_at_and_drops_system_keys():
             {"api_name": "Modified_Time", "data_type": "datetime", "json_type": "string"},
         ]
     )
-    assert list(schema["properties"]) == ["id", "Last_Name", "Modified_Time", "_sdc_deleted_at"]
+    assert list(schema["properties"]) == [
+        "id", "Last_Name", "Modified_Time", "zoho_state", "zoho_approval_state", "_sdc_deleted_at"
+    ]  # fmt: skip
     assert schema["properties"]["_sdc_deleted_at"] == {
         "type": ["string", "null"],
         "format": "date-time",

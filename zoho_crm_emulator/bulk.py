@@ -300,15 +300,21 @@ class BulkRead:
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
             module = job.module
-            # A parent lookup (What_Id, Parent_Id) comes with its module, as $se_module.
-            se_module = any(column in PARENT_FIELDS for column in job.columns)
-            writer.writerow(["Id", *job.columns, *(["$se_module"] if se_module else [])])
+            # The record keys of analytic value come as $ columns after the asked fields: a
+            # parent lookup's module, the record state, and the currency symbol.
+            extra = ["$state", "$approval_state"]
+            if any(column in PARENT_FIELDS for column in job.columns):
+                extra.append("$se_module")
+            currency = any(f.data_type == "currency" for f in module.fields)
+            if currency:
+                extra.append("$currency_symbol")
+            writer.writerow(["Id", *job.columns, *extra])
             cells = [self._cell(module, column) for column in job.columns]
+            fixed = {"$state": "save", "$approval_state": "approved", "$currency_symbol": "$"}
             for record in job.records:
                 values = self.store.values(module, record)
                 row = [record.id, *(cell(values) for cell in cells)]
-                if se_module:
-                    row.append(values.get("$se_module") or "")
+                row.extend(values.get(key) or fixed.get(key, "") for key in extra)
                 writer.writerow(row)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:

@@ -233,6 +233,8 @@ class Store:
                 out[name] = get(name)
         out["$approved"] = True
         out["$editable"] = True
+        out["$state"] = "save"
+        out["$approval_state"] = "approved"
         if currency:
             out["$currency_symbol"] = "$"
         if module.api_name == "Leads":
