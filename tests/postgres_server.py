@@ -73,6 +73,7 @@ def postgres_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     log = workdir / "postgres.log"
+    log_file = log.open("wb")
     server = subprocess.Popen(
         [
             *prefix,
@@ -88,7 +89,7 @@ def postgres_server() -> Iterator[str]:
             "-c",
             "fsync=off",
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -102,7 +103,9 @@ def postgres_server() -> Iterator[str]:
             if ready.returncode == 0:
                 break
             if server.poll() is not None:
-                raise RuntimeError(f"PostgreSQL exited early; see {log}")
+                log_file.flush()
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"PostgreSQL exited early ({log}):\n{tail}")
             time.sleep(0.2)
         else:
             raise RuntimeError("PostgreSQL did not become ready within 60 s")
@@ -114,4 +117,5 @@ def postgres_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log_file.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -168,11 +168,21 @@ def psql(url: str, query: str) -> list[list[str]]:
 SAMPLE_FIELD = {"leads": "Last_Name", "contacts": "Last_Name", "deals": "Deal_Name"}
 
 
-def test_tap_output_loads_into_target_postgres(meltano_env: dict[str, str]) -> None:
+@pytest.fixture(scope="module")
+def postgres_url():
+    """One throwaway PostgreSQL server for the module's tests (each uses its own schema)."""
     from tests.postgres_server import postgres_server
 
+    with postgres_server() as url:
+        yield url
+
+
+def test_tap_output_loads_into_target_postgres(
+    meltano_env: dict[str, str], postgres_url: str
+) -> None:
+    url = postgres_url
     emu = Emulator(EmulatorConfig(seed=13, sizes={"Leads": 210, "Contacts": 30, "Deals": 20}))
-    with postgres_server() as url, emu.serve() as base_url:
+    with emu.serve() as base_url:
         env = {
             **meltano_env,
             "TAP_ZOHOCRM_ACCOUNTS_URL": base_url,
@@ -199,20 +209,22 @@ def test_tap_output_loads_into_target_postgres(meltano_env: dict[str, str]) -> N
         assert {row[0] for row in marked} == ghosts | set(deleted)
 
 
-def test_every_relation_stream_loads_into_target_postgres(meltano_env: dict[str, str]) -> None:
-    from tests.postgres_server import postgres_server
-
+def test_every_relation_stream_loads_into_target_postgres(
+    meltano_env: dict[str, str], postgres_url: str
+) -> None:
+    url = postgres_url
     sizes = {"Leads": 30, "Contacts": 10, "Deals": 8, "Accounts": 5, "Calls": 6, "Tasks": 6,
              "Events": 4, "Notes": 5}  # fmt: skip
     emu = Emulator(EmulatorConfig(seed=15, sizes=sizes))
     streams = ["leads", "contacts", "deals", "calls", "tasks", "events", "notes", "users", "org",
                "roles", "profiles", "currencies", "territories", "deal_stage_history",
                "leads_timeline"]  # fmt: skip
-    with postgres_server() as url, emu.serve() as base_url:
+    with emu.serve() as base_url:
         env = {
             **meltano_env,
             "TAP_ZOHOCRM_ACCOUNTS_URL": base_url,
             "TARGET_POSTGRES_SQLALCHEMY_URL": url,
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "relations",
             "TAP_ZOHOCRM_MODULES": '["Calls", "Tasks", "Events", "Notes"]',
             "TAP_ZOHOCRM_TIMELINE_MODULES": '["Leads"]',
             "TAP_ZOHOCRM_STAGE_HISTORY_BACKFILL": "true",
@@ -221,14 +233,14 @@ def test_every_relation_stream_loads_into_target_postgres(meltano_env: dict[str,
         }
         run_meltano("--environment=demo", "run", "tap-zohocrm", "target-postgres", env=env)
         counts = {
-            name: int(psql(url, f"SELECT count(*) FROM zohocrm.{name}")[0][0]) for name in streams
+            name: int(psql(url, f"SELECT count(*) FROM relations.{name}")[0][0]) for name in streams
         }
         parents = psql(
-            url, "SELECT zoho_se_module, count(*) FROM zohocrm.calls GROUP BY 1 ORDER BY 1"
+            url, "SELECT zoho_se_module, count(*) FROM relations.calls GROUP BY 1 ORDER BY 1"
         )
         converted = psql(
             url,
-            "SELECT count(*) FROM zohocrm.leads AS l JOIN zohocrm.deals AS d "
+            "SELECT count(*) FROM relations.leads AS l JOIN relations.deals AS d "
             "ON d.id = l.\"Converted_Deal\"->>'id'",
         )
     assert all(counts[name] > 0 for name in streams), counts
