@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
+
+from debian import apt_install
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 #: Flags for a closed network and a root user (see the machine notes in the README).
@@ -25,16 +24,8 @@ def chromium_path() -> Path | None:
     for candidate in CANDIDATES:
         if Path(candidate).exists():
             return Path(candidate)
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        print("\n[e2e] installing Debian's chromium for the insights page test", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+    print("\n[e2e] installing Debian's chromium for the insights page test", flush=True)
+    apt_install("chromium")
     for candidate in CANDIDATES:
         if Path(candidate).exists():
             return Path(candidate)

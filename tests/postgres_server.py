@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.debian import apt_install
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -30,15 +32,7 @@ def _server_bin() -> Path | None:
 def ensure_postgres_installed() -> Path:
     """Return the PostgreSQL server bin directory, installing the Debian package if needed."""
     bindir = _server_bin()
-    if bindir is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "postgresql"],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+    if bindir is None and apt_install("postgresql"):
         bindir = _server_bin()
     if bindir is None:
         msg = "PostgreSQL server binaries are missing and could not be installed (need root)."

@@ -221,6 +221,17 @@ def stable_id(key: str) -> str:
 
 # --- Field building blocks -------------------------------------------------------------
 
+#: A deal's way through the pipeline, in order; a closed stage follows the last open one.
+OPEN_STAGES = (
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Identify Decision Makers",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+)
+CLOSED_STAGES = ("Closed Won", "Closed Lost", "Closed-Lost to Competition")
+
 LEAD_SOURCES = (
     "Advertisement",
     "Cold Call",
@@ -407,21 +418,7 @@ DEALS = ModuleDef(
         _owner("Owner", "Deal Owner"),
         FieldDef("Deal_Name", "text", mandatory=True),
         FieldDef("Amount", "currency"),
-        _pick(
-            "Stage",
-            (
-                "Qualification",
-                "Needs Analysis",
-                "Value Proposition",
-                "Identify Decision Makers",
-                "Proposal/Price Quote",
-                "Negotiation/Review",
-                "Closed Won",
-                "Closed Lost",
-                "Closed-Lost to Competition",
-            ),
-            mandatory=True,
-        ),
+        _pick("Stage", (*OPEN_STAGES, *CLOSED_STAGES), mandatory=True),
         FieldDef("Closing_Date", "date", mandatory=True),
         FieldDef("Account_Name", "lookup", lookup="Accounts"),
         FieldDef("Contact_Name", "lookup", lookup="Contacts"),

@@ -13,22 +13,13 @@ import typing as t
 from zoho_crm_emulator.data import API_USER
 from zoho_crm_emulator.errors import ZohoError, invalid_data, required_param_missing
 from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import stable_id
+from zoho_crm_emulator.metadata import OPEN_STAGES, stable_id
 from zoho_crm_emulator.timeutil import parse_iso, render
 
 if t.TYPE_CHECKING:
     from zoho_crm_emulator.model import Record
     from zoho_crm_emulator.store import Store
 
-#: A deal's way through the pipeline; a closed stage follows the last open one.
-OPEN_STAGES = (
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Identify Decision Makers",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-)
 PROBABILITY = {stage: (i + 1) * 10 for i, stage in enumerate(OPEN_STAGES)}
 _DAY = 86_400
 #: Internal override keys (never rendered as fields).
