@@ -27,6 +27,7 @@ from benchmarks.common import (
     log,
     run_process,
 )
+from tap_zohocrm.schema import SYSTEM_KEYS
 
 MODULE_STREAMS = {"Leads": "leads", "Contacts": "contacts", "Deals": "deals"}
 #: Tap settings of the API-economy runs: the defaults, then without the calls that are not
@@ -135,7 +136,11 @@ def run(*, leads: int, contacts: int, deals: int, reps: int, latency_reps: int) 
             all_catalog = work / "catalog-all.json"
             all_catalog.write_text(json.dumps(_select(catalog, set(MODULE_STREAMS.values()))))
             lead_schema = next(s for s in catalog["streams"] if s["tap_stream_id"] == "leads")
-            fields = [f for f in lead_schema["schema"]["properties"] if not f.startswith("_sdc_")]
+            fields = [
+                f
+                for f in lead_schema["schema"]["properties"]
+                if not f.startswith("_sdc_") and f not in SYSTEM_KEYS  # $ keys are no fields
+            ]
 
             throughput(results, emu, config, leads_catalog, fields, reps)
             for name, extra in ECONOMY_SETTINGS.items():

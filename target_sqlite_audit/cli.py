@@ -139,7 +139,7 @@ def report_main(args: t.Sequence[str]) -> int:
     if "redact_pii" not in config and "TARGET_SQLITE_AUDIT_REDACT_PII" in os.environ:
         config["redact_pii"] = os.environ["TARGET_SQLITE_AUDIT_REDACT_PII"].lower() in ("1", "true")
     if not database:
-        from target_sqlite_audit.target import DEFAULT_DATABASE
+        from target_sqlite_audit.config_schema import DEFAULT_DATABASE
 
         database = DEFAULT_DATABASE
     redact_pii = not options.no_redact and bool(config.get("redact_pii", True))

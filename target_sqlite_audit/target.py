@@ -13,7 +13,6 @@ import time
 import typing as t
 from contextlib import contextmanager
 
-from singer_sdk import typing as th
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
@@ -21,6 +20,7 @@ from singer_sdk.metrics import METRICS_LOGGER_NAME
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
+from target_sqlite_audit.config_schema import CONFIG_SCHEMA, DEFAULT_DATABASE
 from target_sqlite_audit.errors import (
     AuditError,
     InputError,
@@ -28,7 +28,7 @@ from target_sqlite_audit.errors import (
     StorageError,
     TerminatedError,
 )
-from target_sqlite_audit.policy import DEFAULT_IGNORE_COLUMNS, FAR_FUTURE, HistoryPolicy
+from target_sqlite_audit.policy import HistoryPolicy
 from target_sqlite_audit.reader import AuditReader, stream_hint
 from target_sqlite_audit.report import format_run_summary, redact
 from target_sqlite_audit.sinks import AuditSink
@@ -46,8 +46,6 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
-DEFAULT_DATABASE = "output/audit.sqlite"
-DEFAULT_BATCH_SIZE = 5000
 _GC_THRESHOLD = 100_000
 
 
@@ -60,84 +58,7 @@ class TargetSqliteAudit(Target):
 
     capabilities: t.ClassVar[list] = [*Target.capabilities, TargetCapabilities.HARD_DELETE]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "database",
-            th.StringType,
-            default=DEFAULT_DATABASE,
-            title="Database",
-            description=(
-                "Path of the SQLite file holding the audit trail; it and its folder are "
-                f"created if missing. Default: `{DEFAULT_DATABASE}` (relative to the "
-                "working directory)."
-            ),
-        ),
-        th.Property(
-            "hard_delete",
-            th.BooleanType,
-            default=False,
-            title="Hard Delete",
-            description=(
-                "Remove deleted records from the current table instead of setting "
-                "`_deleted_at`. The history keeps the `delete` version either way. "
-                "Default: false."
-            ),
-        ),
-        th.Property(
-            "redact_pii",
-            th.BooleanType,
-            default=True,
-            title="Redact PII",
-            description=(
-                "Replace e-mail addresses and phone numbers with placeholders in the "
-                "end-of-run summary, the `report` command and logged error messages. "
-                "Stored data is never altered. Default: true."
-            ),
-        ),
-        th.Property(
-            "ignore_columns",
-            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
-            default=DEFAULT_IGNORE_COLUMNS,
-            title="Ignore Columns",
-            description=(
-                "Per stream name (`*`: every stream), properties whose changes alone make no "
-                "new version: the current row takes their new values in place and the "
-                'history is untouched. Default: `{"*": ["Last_Activity_Time"]}`; `{}` '
-                "versions every change."
-            ),
-        ),
-        th.Property(
-            "changed_fields_include_bookkeeping",
-            th.BooleanType,
-            default=False,
-            title="Changed Fields Include Bookkeeping",
-            description=(
-                "List `Modified_Time`, `Modified_By` and the replication key in "
-                "`changed_fields` (and the `<table>_changes` view) too. Default: false."
-            ),
-        ),
-        th.Property(
-            "far_future_valid_to",
-            th.BooleanType,
-            default=False,
-            title="Far-future valid_to",
-            description=(
-                f"Give the open version of each key `valid_to` = `{FAR_FUTURE}` instead of "
-                "NULL (for BETWEEN-style point-in-time queries); switching it rewrites the "
-                "open versions once. Default: false."
-            ),
-        ),
-        th.Property(
-            "batch_size_rows",
-            th.IntegerType,
-            default=DEFAULT_BATCH_SIZE,
-            title="Batch Size Rows",
-            description=(
-                "Records per batch and transaction (per stream). Larger batches are "
-                f"faster and use more memory. Default: {DEFAULT_BATCH_SIZE}."
-            ),
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     default_sink_class = AuditSink
     message_reader_class = AuditReader

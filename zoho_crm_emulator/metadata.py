@@ -755,3 +755,8 @@ def find_module(name: str) -> ModuleDef | None:
 def supported_modules() -> list[ModuleDef]:
     """Return the modules the REST API serves records for."""
     return [m for m in MODULES if m.api_supported]
+
+
+def parent_field(module: ModuleDef) -> str | None:
+    """``What_Id`` (activities) or ``Parent_Id`` (notes): the field naming a record's parent."""
+    return next((name for name in PARENT_FIELDS if name in module.by_name), None)

@@ -8,7 +8,10 @@ a 100,000-record org cheap to build and exactly reproducible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoho_crm_emulator.metadata import ModuleDef
 
 
 @dataclass(slots=True)
@@ -54,3 +57,16 @@ class Deletion:
     display_name: str
     type: str
     created_by: dict[str, str]
+
+
+class ModuleState:
+    """Live records and deletions of one module, with a version bumped on every change."""
+
+    def __init__(
+        self, definition: ModuleDef, records: list[Record], deletions: list[Deletion]
+    ) -> None:
+        self.definition = definition
+        self.records: dict[str, Record] = {r.id: r for r in records}
+        self.deletions = deletions
+        self.next_index = 0
+        self.version = 0
