@@ -830,9 +830,11 @@ class AuditStore:
                                 counts.updated += 1
                             state[0], state[1], state[2], state[3] = digest, rk, None, True
 
+                # Previous versions read once per batch, by history id (both steps need them).
+                versions: dict[int, t.Any] = {}
                 if table.has_gone and actions:
                     actions = self._drop_spurious_updates(
-                        conn, table, rows, actions, keys, hashes, stored, counts
+                        conn, table, rows, actions, keys, hashes, stored, counts, versions
                     )
                 if covered is not None:
                     # History ids are given in action order, from the current maximum on.
@@ -843,7 +845,7 @@ class AuditStore:
                 if actions:
                     self._write_actions(
                         conn, table, records, rows, actions, keys, hashes, deleted, stored,
-                        captured,
+                        captured, versions,
                     )  # fmt: skip
                 self._add_counts(conn, table, counts)
         except _BINDING_ERRORS:
@@ -863,6 +865,7 @@ class AuditStore:
         hashes: list[str],
         stored: dict[t.Any, tuple[t.Any, ...]],
         counts: BatchCounts,
+        versions: dict[int, t.Any],
     ) -> list[tuple[int, str]]:
         """Updates whose only differences are ignored columns or ones gone from the SCHEMA.
 
@@ -878,7 +881,8 @@ class AuditStore:
             seen.add(key)
         if not candidates:
             return actions
-        previous = self._fetch_versions(conn, table, list(candidates.values()))
+        versions.update(self._fetch_versions(conn, table, list(candidates.values())))
+        previous = versions
         spurious = {
             i
             for i, history_id in candidates.items()
@@ -908,6 +912,7 @@ class AuditStore:
         deleted: list[t.Any],
         stored: dict[t.Any, tuple[t.Any, ...]],
         captured: str,
+        versions: dict[int, t.Any],
     ) -> None:
         sync_id = self.sync_id
         hard = self.hard_delete
@@ -917,9 +922,11 @@ class AuditStore:
         first_action: dict[t.Any, str] = {}
         for i, action in actions:
             first_action.setdefault(keys[i], action)
-        previous = self._fetch_versions(
-            conn, table, [stored[k][4] for k, a in first_action.items() if a != "insert"]
-        )
+        wanted = [stored[k][4] for k, a in first_action.items() if a != "insert"]
+        missing = [history_id for history_id in wanted if history_id not in versions]
+        if missing:
+            versions.update(self._fetch_versions(conn, table, missing))
+        previous = versions
 
         next_id = int(conn.execute(table.max_history_sql).fetchone()[0]) + 1
         history_rows: list[list[t.Any]] = []
