@@ -127,6 +127,7 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         self._timeout = timeout
         self._user_agent = user_agent
         self._refreshed_at: float | None = None  # time.monotonic() of the last refresh
+        self.granted_scopes: str | None = None
         #: Number of token requests sent (successful or not), for the API-economy log.
         self.token_requests = 0
         if logger is not None:
@@ -300,6 +301,9 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
 
     def _accept_token(self, body: dict, requested_at: float) -> None:
         self.access_token = str(body["access_token"])
+        scope = body.get("scope")
+        #: The scopes Zoho says the token holds (None when the answer does not say).
+        self.granted_scopes = scope if isinstance(scope, str) and scope.strip() else None
         self.expires_in = _lifetime_seconds(body)
         self._refreshed_at = requested_at
         self.last_refreshed = None  # unused: validity is tracked on the monotonic clock

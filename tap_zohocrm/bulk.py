@@ -1106,6 +1106,7 @@ class BulkBackfill:
                 )
                 return None
             bulk = count > threshold
+            stream.module_count = count
             stream.logger.info(
                 "%s holds %d records, %s bulk_threshold %d: backfilling with %s "
                 "(1 credit for the count)",
@@ -1113,7 +1114,7 @@ class BulkBackfill:
                 count,
                 "more than" if bulk else "not more than",
                 threshold,
-                "Bulk Read" if bulk else "Get Records (REST)",
+                "Bulk Read" if bulk else "its read_method (REST or COQL)",
             )
             if not bulk:
                 return None

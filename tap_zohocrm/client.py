@@ -10,6 +10,7 @@ import random
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -21,6 +22,7 @@ from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import keyset_since, parse_instant
+from tap_zohocrm.credits import CreditBudgetReached, request_cost
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 from tap_zohocrm.hosts import without_credentials
 from tap_zohocrm.transport import bounded_session
@@ -302,6 +304,8 @@ class ZohoStream(RESTStream[ZohoPage]):
         self.api_calls = 0
         self.api_credits = 0
         self.credits_remaining: str | None = None
+        #: "POST /coql" etc. of the last answered call, for error sentences.
+        self._last_call = ""
 
     # -- request construction --------------------------------------------------------
 
@@ -361,11 +365,15 @@ class ZohoStream(RESTStream[ZohoPage]):
         remaining = response.headers.get("X-API-CREDITS-REMAINING")
         if remaining is not None:
             self.credits_remaining = remaining
+            self.zoho_tap.credits_remaining = remaining
         status = response.status_code
+        self._last_call = _call_label(response)
         if status < HTTPStatus.BAD_REQUEST:
-            # One credit per answered call (200, 204 and 304 alike); refused calls are counted
-            # as calls but not as credits.
-            self.api_credits += 1
+            # Answered calls (200, 204 and 304 alike) cost what Zoho's credit table says;
+            # refused calls are counted as calls but not as credits.
+            cost = request_cost(response.request)
+            self.api_credits += cost
+            self.zoho_tap.meter.charge(cost)
             self._token_retry_pending = False
             problem = self.page_problem(response) if status == HTTPStatus.OK else None
             if problem is not None:
@@ -380,6 +388,18 @@ class ZohoStream(RESTStream[ZohoPage]):
 
         body = response_payload(response)
         code, message, details = describe_zoho_error(body)
+        if (
+            status == HTTPStatus.TOO_MANY_REQUESTS
+            and remaining is not None
+            and remaining.strip() == "0"
+        ):
+            # The org's 24-hour credits are spent: retrying only waits. Stop cleanly.
+            reason = (
+                f"Zoho CRM answered {self._last_call} with HTTP 429 {code or ''} and "
+                "X-API-CREDITS-REMAINING: 0 (the org's 24-hour API credits are spent)"
+            )
+            self.zoho_tap.meter.stop(reason)
+            raise CreditBudgetReached(reason)
         if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             self._last_retry_reason = self._error_sentence(status, code, message, "")
             raise RetriableAPIError(self._last_retry_reason, response)
@@ -427,7 +447,7 @@ class ZohoStream(RESTStream[ZohoPage]):
     def _error_sentence(
         self, status: int, code: str | None, message: str | None, details: str
     ) -> str:
-        where = f"{self.http_method} {self.path}"
+        where = self._last_call or f"{self.http_method} {self.path}"
         if self.what != ZohoStream.what:  # name the module, not only the path
             where += f" ({self.what})"
         if not (code or message):
@@ -541,6 +561,9 @@ class ZohoStream(RESTStream[ZohoPage]):
         decorated = super().request_decorator(func)
 
         def request(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+            self.zoho_tap.meter.reserve(
+                request_cost(prepared_request), f"the next call ({self.what})"
+            )
             try:
                 return decorated(prepared_request, context)
             except ZohoError:
@@ -568,6 +591,46 @@ class ZohoStream(RESTStream[ZohoPage]):
         return t.cast("RequestFunc", request)
 
     # -- API economy ---------------------------------------------------------------------
+
+    def within_budget(
+        self, records: Iterable[dict[str, t.Any]], context: Context | None
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """The records until the run's credits stop it; then the stream ends at its checkpoint.
+
+        A stop raised by the meter (``max_credits_per_run``) or by Zoho's spent daily budget
+        ends the stream as if it were complete, but with only what the checkpoints say: the
+        bookmark code after the failed call never runs, and unsorted progress is discarded
+        instead of being promoted to the bookmark. The run goes on to end every other stream
+        the same way and exits 0; the next run resumes from the checkpoints.
+        """
+        meter = self.zoho_tap.meter
+        if meter.stopped:
+            self.logger.info("Stream %s not read: the run stopped spending credits", self.name)
+            return
+        try:
+            yield from records
+        except CreditBudgetReached:
+            self.get_context_state(context).pop("progress_markers", None)
+            names = list(self.zoho_tap.streams)
+            later = [
+                name
+                for name in names[names.index(self.name) + 1 :]
+                if self.zoho_tap.streams[name].selected
+            ]
+            left = (
+                f"; Zoho reports {self.zoho_tap.credits_remaining} credits left in its 24-hour "
+                "budget"
+                if self.zoho_tap.credits_remaining is not None
+                else ""
+            )
+            self.logger.warning(
+                "Stopped early: %s. Left unread from their last checkpoints: %s (partly read)%s"
+                "; the run exits 0 and the next run resumes exactly there%s.",
+                meter.stop_reason,
+                self.name,
+                f", {', '.join(later)}" if later else "",
+                left,
+            )
 
     def credits_left(self) -> str:
         """Zoho's ``X-API-CREDITS-REMAINING`` (sent once half the budget is used), if seen."""
@@ -618,6 +681,18 @@ def _retry_after_seconds(exception: BaseException | None) -> float | None:
         return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
     except (TypeError, ValueError):
         return None
+
+
+def _call_label(response: requests.Response) -> str:
+    """``GET /Leads`` or ``POST /coql``: the call a response answers, below ``/crm/v8``."""
+    request = response.request
+    if request is None:
+        return ""
+    path = urlsplit(request.url or "").path
+    marker = f"/crm/{API_VERSION}"
+    if path.startswith(marker):
+        path = path[len(marker) :] or "/"
+    return f"{request.method} {path}"
 
 
 def _short_reason(exc: BaseException | None) -> str:

@@ -14,7 +14,7 @@ __all__ = ["CONFIG_SCHEMA", "DEFAULT_SCOPES"]
 #: What the tap reads: records, field and module metadata, users and org, Bulk Read.
 DEFAULT_SCOPES = (
     "ZohoCRM.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.settings.modules.READ,"
-    "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ,ZohoCRM.settings.roles.READ,"
+    "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ,ZohoCRM.coql.READ,ZohoCRM.settings.roles.READ,"
     "ZohoCRM.settings.profiles.READ,ZohoCRM.settings.territories.READ"
 )
 
@@ -225,6 +225,39 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Read every record of the modules that have formula fields on each run, since "
             "Zoho changes formula values without changing Modified_Time; costs "
             "ceil(records / 200) API calls per such module per run."
+        ),
+    ),
+    th.Property(
+        "read_method",
+        th.StringType,
+        default="auto",
+        allowed_values=["rest", "coql", "auto"],
+        title="Read Method",
+        description=(
+            "How module records are read: rest (Get Records, 1 credit per 200), coql (COQL, "
+            "1 credit per 200, 2 per 1,000, 3 per 2,000; keyset on Modified_Time and id) or "
+            "auto (COQL when the token has ZohoCRM.coql.READ and COQL can return the selected "
+            "fields exactly as Get Records does, else REST)."
+        ),
+    ),
+    th.Property(
+        "coql_max_fields",
+        th.IntegerType(minimum=3),
+        default=50,
+        title="COQL Max Fields",
+        description=(
+            "Columns per COQL query (Zoho documents 50); wider selections are read in batches "
+            "merged by id."
+        ),
+    ),
+    th.Property(
+        "max_credits_per_run",
+        th.IntegerType(minimum=1),
+        title="Max Credits Per Run",
+        description=(
+            "Stop cleanly before the call that would spend more API credits than this in one "
+            "run: the run ends at its last checkpoint with one warning, exits 0, and the next "
+            "run resumes there. Unset: no limit."
         ),
     ),
     th.Property(

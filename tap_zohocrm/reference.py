@@ -104,7 +104,7 @@ class ZohoListStream(ZohoStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The endpoint's records; none, with one warning, where the org cannot have them."""
         try:
-            yield from super().get_records(context)
+            yield from self.within_budget(super().get_records(context), context)
         except ZohoScopeError as ex:
             self.logger.warning(
                 "Stream %s is empty: the refresh token lacks the %s scope (%s); add it to a "

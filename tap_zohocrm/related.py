@@ -142,6 +142,9 @@ class PerRecordStream(ZohoStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        return self.within_budget(self._records(context), context)
+
+    def _records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         bookmark = self.get_starting_replication_key_value(context)
         state = self.get_context_state(context)
         if not state.get("replication_key_value") and not (

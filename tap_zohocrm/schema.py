@@ -15,6 +15,9 @@ Types follow Zoho's ``data_type`` first (it is the more precise of the two), the
   :data:`COMPUTED_MARKER`: Zoho changes their values without touching ``Modified_Time``, and
   ``refresh_formula_fields`` must recognise them from the catalog alone (the SDK keeps only
   standard JSON Schema keywords of a catalog, so a custom keyword would be lost).
+- lookups carry a ``description`` starting with :data:`LOOKUP_MARKER` and naming the module
+  they point at: COQL returns a lookup as ``{id}`` and its name only when asked for the
+  target's name field, so the COQL reader needs the target from the catalog alone too.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from pathlib import Path
 __all__ = [
     "COMPUTED_MARKER",
     "DELETED_AT",
+    "LOOKUP_MARKER",
     "REPLICATION_KEY",
     "computed_properties",
     "field_schema",
+    "lookup_target",
     "minimal_schema",
     "module_schema",
     "standard_schema",
@@ -40,6 +45,8 @@ REPLICATION_KEY = "Modified_Time"
 DELETED_AT = "_sdc_deleted_at"
 #: Start of the ``description`` of a field whose value Zoho computes (formula, rollup summary).
 COMPUTED_MARKER = "Zoho computed field"
+#: Start of the ``description`` of a lookup: the module it points at (COQL asks for its name).
+LOOKUP_MARKER = "Zoho lookup to "
 #: Zoho data types whose values change without ``Modified_Time`` changing.
 COMPUTED_TYPES = ("formula", "rollup_summary")
 
@@ -185,6 +192,21 @@ SYSTEM_KEYS = {
 }
 
 
+def _lookup_target(field: t.Mapping[str, t.Any]) -> str | None:
+    lookup = field.get("lookup")
+    module = lookup.get("module") if isinstance(lookup, dict) else None
+    name = module.get("api_name") if isinstance(module, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def lookup_target(prop: t.Mapping[str, t.Any]) -> str | None:
+    """The module a lookup property points at, from its catalog ``description``."""
+    text = str(prop.get("description") or "")
+    if not text.startswith(LOOKUP_MARKER):
+        return None
+    return text[len(LOOKUP_MARKER) :].rstrip(".").strip() or None
+
+
 def _system(description: str) -> dict[str, t.Any]:
     return {"type": ["string", "null"], "description": f"Zoho's {description}."}
 
@@ -210,6 +232,9 @@ def module_schema(fields: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, t.Any]
             continue
         schema = field_schema(field)
         data_type = str(field.get("data_type") or "").lower()
+        target = _lookup_target(field) if data_type == "lookup" else None
+        if target:
+            schema["description"] = f"{LOOKUP_MARKER}{target}."
         if data_type in COMPUTED_TYPES:
             schema["description"] = (
                 f"{COMPUTED_MARKER} ({data_type}): its value can change without Modified_Time "

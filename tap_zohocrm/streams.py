@@ -36,6 +36,7 @@ from tap_zohocrm.client import (
     page_info,
     response_payload,
 )
+from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
     DELETED_SYNCED_AT,
@@ -96,6 +97,11 @@ __all__ = [
 ]
 
 _UTC = datetime.timezone.utc
+
+
+def _coql_refused(ex: ZohoAPIError) -> bool:
+    """Whether ``auto`` should take REST after this COQL failure (scope, query or module)."""
+    return ex.status in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 
 
 def stream_name_for(module: str) -> str:
@@ -181,6 +187,9 @@ class ZohoModuleStream(ZohoStream):
         self._stored_bookmark: str | None = None
         self._records_emitted = 0
         self._send: t.Any = None
+        self._read_label = "Get Records"
+        #: The module's record count, when this run asked Zoho for it (the backfill plan).
+        self.module_count: int | None = None
         self._paginator: ZohoPaginator | None = None
         #: id -> Modified_Time of the previous page's records: a keyset query reads the
         #: boundary second again, and those repeats are dropped.
@@ -206,7 +215,7 @@ class ZohoModuleStream(ZohoStream):
             self.logger.info("Stream %s skipped: Zoho refused its module (warned above)", self.name)
             return
         try:
-            yield from self.read_module(context)
+            yield from self.within_budget(self.read_module(context), context)
         except ZohoAPIError as ex:
             if not (self.optional() and module_refused(self.module, ex)):
                 raise
@@ -315,6 +324,10 @@ class ZohoModuleStream(ZohoStream):
         """Parameters every Get Records call of the module carries (``converted`` for Leads)."""
         return {}
 
+    def coql_criteria(self) -> list[str]:
+        """COQL criteria every query of the module carries (the REST ``extra_params``)."""
+        return []
+
     def list_params(self, fields: Sequence[str]) -> dict[str, t.Any]:
         """Parameters of a listing query with these fields (no paging parameter).
 
@@ -395,6 +408,64 @@ class ZohoModuleStream(ZohoStream):
         if self._send is None:
             self._send = self.request_decorator(self._request)
         return t.cast("requests.Response", self._send(prepared, None))
+
+    def send_coql(self, query: str) -> requests.Response:
+        """One ``POST /coql`` through the stream's retries, errors and credit accounting."""
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=f"{self.url_base}/coql",
+            json={"select_query": query},
+            headers={**self.http_headers, "Content-Type": "application/json"},
+        )
+        if self._send is None:
+            self._send = self.request_decorator(self._request)
+        return t.cast("requests.Response", self._send(prepared, None))
+
+    def read_records(self, context: Context | None, *, large: bool) -> Iterator[dict[str, t.Any]]:
+        """The records from ``_query_since`` on, through COQL when it applies, else REST.
+
+        COQL answers that cannot match Get Records' (no ``$`` keys, a refused scope or query
+        in ``auto``) switch to REST before any record is emitted.
+        """
+        reads = coql_reads(self)
+        if reads is None:
+            self._read_label = "Get Records"
+            yield from self.request_records(context)
+            return
+        self._read_label = "COQL"
+        self._wide = None
+        reader = CoqlReader(
+            self,
+            reads,
+            since=self._query_since,
+            large=large,
+            max_fields=int(self.config.get("coql_max_fields") or 50),
+        )
+        pages = reader.pages()
+        try:
+            first = next(pages, None)
+        except (CoqlUnsuitable, ZohoAPIError) as ex:
+            auto = str(self.config.get("read_method") or "auto").lower() == "auto"
+            if isinstance(ex, ZohoAPIError) and not (auto and _coql_refused(ex)):
+                raise
+            reason = ex.sentence if isinstance(ex, ZohoAPIError) else str(ex)
+            self.logger.warning(
+                "Stream %s reads over REST (Get Records) instead of COQL: %s", self.name, reason
+            )
+            self._read_label = "Get Records"
+            yield from self.request_records(context)
+            return
+        if first is not None:
+            yield from self.project(first)
+        for page in pages:
+            yield from self.project(page)
+        if reader.left_for_next_run:
+            self.logger.info(
+                "Stream %s: %d records changed while their fields were read in batches; "
+                "they are past this run's upper bound and the next run reads them",
+                self.name,
+                reader.left_for_next_run,
+            )
 
     @override
     def page_problem(self, response: requests.Response) -> str | None:
@@ -741,7 +812,9 @@ class ZohoModuleStream(ZohoStream):
             self._query_since = tracker.start_value
             self._server_time = self._server_time or backfill.started_at
 
-        yield from self.request_records(context)
+        yield from self.read_records(
+            context, large=backfill is None and (not stored or bool(formulas))
+        )
         if self._wide is not None:
             yield from self.project(self._wide.leftovers())
 
@@ -878,7 +951,7 @@ class ZohoModuleStream(ZohoStream):
                 f"past the first chunk, {reader.reread} records re-read by id"
             )
         self.logger.info(
-            "Stream %s done: %d records, %d deletions; %d API calls (%d Get Records, "
+            "Stream %s done: %d records, %d deletions; %d API calls (%d %s, "
             "%d deleted records, %d field metadata), %d credits spent; %d token requests in "
             "this run so far%s%s",
             self.name,
@@ -886,6 +959,7 @@ class ZohoModuleStream(ZohoStream):
             deletions,
             calls + deleted_calls + metadata,
             calls,
+            self._read_label,
             deleted_calls,
             metadata,
             credits + deleted_credits + self.zoho_tap.metadata_credits(self.module),
@@ -935,6 +1009,13 @@ class LeadsStream(ZohoModuleStream):
         if self.config.get("include_converted_leads", True):
             return {"converted": "both"}
         return {}
+
+    @override
+    def coql_criteria(self) -> list[str]:
+        # COQL reads converted leads like any other; Get Records hides them by default.
+        if self.config.get("include_converted_leads", True):
+            return []
+        return ["Converted__s = false"]
 
 
 class ContactsStream(ZohoModuleStream):

@@ -20,6 +20,7 @@ from typing_extensions import override
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
+from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.reference import REFERENCE_STREAMS
@@ -104,8 +105,19 @@ class TapZohoCRM(Tap):
         self._fields_reader: FieldsMetadataStream | None = None
         #: Modules of the ``modules`` setting that Zoho refused, with the warning given.
         self.refused_modules: dict[str, str] = {}
+        self._meter: CreditMeter | None = None
+        #: Zoho's ``X-API-CREDITS-REMAINING``, once it sends one.
+        self.credits_remaining: str | None = None
         super().__init__(*args, **kwargs)
         self._check_start_date()
+
+    @property
+    def meter(self) -> CreditMeter:
+        """Credits spent by every stream of this run, against ``max_credits_per_run``."""
+        if self._meter is None:
+            budget = self.config.get("max_credits_per_run")
+            self._meter = CreditMeter(int(budget) if budget else None)
+        return self._meter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

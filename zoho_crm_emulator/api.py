@@ -62,6 +62,10 @@ def _refuse(module: str) -> None:
         )
 
 
+#: Zoho's credit table: a deleted-records call costs 2 credits (Get Records 1).
+DELETED_CREDITS = 2
+
+
 class ZohoApi:
     """Handlers of the Zoho endpoints, bound to one store and config.
 
@@ -212,7 +216,7 @@ class ZohoApi:
         if self.config.deleted_loop and entries:
             offset = 0  # a broken listing: the first page again, always "more"
         elif offset >= len(entries):
-            return Response(204)
+            return Response(204, credits=DELETED_CREDITS)
         chunk = entries[offset : offset + per_page]
         return Response(
             200,
@@ -225,6 +229,7 @@ class ZohoApi:
                     "more_records": self.config.deleted_loop or offset + per_page < len(entries),
                 },
             },
+            credits=DELETED_CREDITS,
         )
 
     def settings_modules(self, request: Request) -> Response:

@@ -158,6 +158,7 @@ class TokenManager:
 
 #: Scopes any of which allows the Bulk Read endpoints.
 BULK_SCOPES = ["ZohoCRM.bulk.READ", "ZohoCRM.bulk.ALL"]
+COQL_SCOPES = ["ZohoCRM.coql.READ", "ZohoCRM.coql.ALL"]
 
 
 def record_scopes(module: str) -> list[str]:

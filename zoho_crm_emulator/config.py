@@ -92,6 +92,12 @@ class EmulatorConfig:
         fail_garbage_after_calls: Listing calls answered normally before garbage may start.
         token_cycle: ``next_page_token`` of the second page points back to the first (a
             paging cycle), so a client that trusts tokens loops forever.
+        coql_max_fields: Columns a COQL SELECT may name (Zoho's overview: 50).
+        coql_system_keys: Whether COQL rows carry the analytic ``$`` keys Get Records sends
+            (``$state``, ``$approval_state``, ``$currency_symbol``, ``$se_module``); Zoho's
+            behaviour is unverified, so both settings are served.
+        daily_credits: The org's 24-hour API credit budget; once spent, every API call
+            answers 429 TOO_MANY_REQUESTS (None: unlimited).
         deleted_loop: The deleted-records listing answers its first page for every page,
             always with ``more_records: true`` (a listing that never ends).
     """
@@ -136,6 +142,9 @@ class EmulatorConfig:
     fail_garbage_after_calls: int = 0
     deleted_loop: bool = False
     token_cycle: bool = False
+    coql_max_fields: int = 50
+    coql_system_keys: bool = True
+    daily_credits: int | None = None
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

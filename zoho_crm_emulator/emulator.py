@@ -17,6 +17,7 @@ from zoho_crm_emulator.auth import TokenManager
 from zoho_crm_emulator.bulk import BulkRead
 from zoho_crm_emulator.churn import Churn
 from zoho_crm_emulator.config import EmulatorConfig
+from zoho_crm_emulator.coql_api import CoqlApi
 from zoho_crm_emulator.faults import FAULT_SETTINGS, FaultInjector
 from zoho_crm_emulator.server import Dispatcher, EmulatorHTTPServer
 from zoho_crm_emulator.stats import Stats
@@ -45,6 +46,7 @@ class Emulator:
         self.tokens = TokenManager(self.config)
         self.faults = FaultInjector(self.config)
         self.api = ZohoApi(self.store, self.config)
+        self.coql = CoqlApi(self.store, self.config)
         self.bulk = BulkRead(self.store, self.config, self.faults)
         self.churn = Churn(self.store, self.config)
         self._server: EmulatorHTTPServer | None = None
@@ -184,6 +186,7 @@ class Emulator:
                 "token_requests_per_minute",
                 "churn_every_calls",
                 "churn_interval_ms",
+                "daily_credits",
             ):
                 raise ValueError(f"{name} cannot be null")
             setattr(self.config, name, value)

@@ -28,6 +28,8 @@ class ZohoError(Exception):
         self.code = code
         self.message = message
         self.details = details or {}
+        #: Response headers the error carries (``X-API-CREDITS-REMAINING`` on a spent budget).
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         """Return the JSON body Zoho sends for this error."""
@@ -86,6 +88,18 @@ def scope_mismatch(needed: str) -> ZohoError:
     return ZohoError(
         401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL", {"scope": needed}
     )
+
+
+def daily_limit_reached() -> ZohoError:
+    """Return the 429 of an org whose 24-hour API credits are spent."""
+    error = ZohoError(
+        429,
+        "TOO_MANY_REQUESTS",
+        "The API credits of the org for the last 24 hours have been used up",
+        {"limit": "daily_credits"},
+    )
+    error.headers["X-API-CREDITS-REMAINING"] = "0"
+    return error
 
 
 def too_many_requests() -> ZohoError:

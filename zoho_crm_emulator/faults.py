@@ -33,6 +33,7 @@ FAULT_SETTINGS = (
     "churn_every_calls",
     "churn_interval_ms",
     "fail_garbage",
+    "daily_credits",
 )
 
 #: Useless 200 answers a hostile or broken proxy sends (``garbage_kind``; ``mixed`` rotates).

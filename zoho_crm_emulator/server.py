@@ -8,6 +8,7 @@ trace or forget to count a call.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import logging
 import re
 import socket
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from zoho_crm_emulator import org, related
-from zoho_crm_emulator.auth import BULK_SCOPES, record_scopes, settings_scopes
+from zoho_crm_emulator.auth import BULK_SCOPES, COQL_SCOPES, record_scopes, settings_scopes
 from zoho_crm_emulator.control import PREFIX, ControlApi
-from zoho_crm_emulator.errors import ZohoError, internal_error, invalid_url
+from zoho_crm_emulator.coql_api import query_module
+from zoho_crm_emulator.errors import ZohoError, daily_limit_reached, internal_error, invalid_url
 from zoho_crm_emulator.messages import Request, Response
 from zoho_crm_emulator.metadata import find_module
 
@@ -57,7 +59,7 @@ class Dispatcher:
         try:
             response = self._route(request)
         except ZohoError as exc:
-            response = Response(exc.status, exc.body())
+            response = Response(exc.status, exc.body(), headers=dict(exc.headers))
         except Exception:
             logger.exception("internal error while answering %s %s", request.method, request.path)
             response = Response(500, internal_error().body())
@@ -77,6 +79,11 @@ class Dispatcher:
             return Response(status, body)
         if path.startswith("/crm/bulk/"):
             return self._bulk(request)
+        if path.rstrip("/") == f"{_API}/coql" and request.method == "POST":
+            module = _canonical(query_module(request))
+            return self._api_call(
+                request, f"coql:{module}", COQL_SCOPES, emu.coql.query, record_scopes(module)
+            )
         if request.method != "GET" or not path.startswith(_API + "/"):
             emu.counters.count_call("other")
             raise invalid_url(path)
@@ -198,6 +205,9 @@ class Dispatcher:
         emu.tokens.require(token, scopes)
         if more_scopes:
             emu.tokens.require(token, more_scopes)
+        budget = emu.config.daily_credits
+        if budget is not None and emu.counters.credits >= budget:
+            raise daily_limit_reached()
         fault = emu.faults.draw()
         if fault is not None:
             raise fault
@@ -206,6 +216,10 @@ class Dispatcher:
             response = emu.faults.draw_garbage(response) or response
         if response.status < 400:
             emu.counters.spend(response.credits)
+            if budget is not None:
+                left = max(0, budget - emu.counters.credits)
+                if left <= budget // 2:  # Zoho shows it once half the budget is used
+                    response.headers["X-API-CREDITS-REMAINING"] = str(left)
         emu.churn.after_call()
         return response
 
@@ -334,6 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         except (ConnectionError, OSError):
             self.close_connection = True
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header by the org's clock, which never runs behind its newest write."""
+        if timestamp is None:
+            timestamp = self.server.dispatcher.emulator.store.clock()
+        return email.utils.formatdate(timestamp, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log requests only when the server is verbose (benchmarks want silence)."""

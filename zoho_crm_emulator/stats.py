@@ -49,6 +49,12 @@ class Stats:
         with self._lock:
             self._credits += credits
 
+    @property
+    def credits(self) -> int:
+        """Credits charged so far."""
+        with self._lock:
+            return self._credits
+
     def snapshot(self) -> dict[str, Any]:
         """Return a copy of the counters (calls, credits, status_counts, requests)."""
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -172,6 +173,20 @@ class Store(Mutations):
         if parent_field(module) is not None:
             out["$se_module"] = get("$se_module")
         return out
+
+    def values_of(self, module: ModuleDef, record: Record) -> dict[str, Any]:
+        """Every rendered value of a live record (memoized; do not modify the result)."""
+        with self.lock:
+            return self._memo_values(module, record)
+
+    def clock(self) -> int:
+        """The server's current second: never behind the newest write.
+
+        A write is stamped ``max(now, newest + 1)``, so every later write lands at or after
+        this second; clients that read up to (excluding) it miss nothing.
+        """
+        with self.lock:
+            return max(int(time.time()), self._newest + 1)
 
     def _memo_values(self, module: ModuleDef, record: Record) -> dict[str, Any]:
         """Return ``values`` of a live record, memoized on the record (call under the lock).
