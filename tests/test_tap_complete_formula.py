@@ -24,8 +24,14 @@ def test_discovery_marks_formula_fields(tap_emulator, tap_config, discover_catal
     assert leads["Lead_Age_Days"]["description"].startswith("Zoho computed field (formula)")
     projects = entry(catalog, "projects")["schema"]["properties"]
     assert projects["Budget_Remaining"]["description"].startswith("Zoho computed field")
-    marked = [n for n, p in leads.items() if "description" in p and not n.startswith("zoho_")]
+    marked = [
+        n
+        for n, p in leads.items()
+        if str(p.get("description", "")).startswith("Zoho computed field")
+    ]
     assert marked == ["Lead_Age_Days"]
+    # Lookups name the module they point at (the COQL reader asks for its name field).
+    assert leads["Converted_Deal"]["description"] == "Zoho lookup to Deals."
 
 
 def test_a_formula_change_becomes_exactly_one_update_history_row(

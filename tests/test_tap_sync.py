@@ -185,12 +185,13 @@ def test_api_economy_initial_no_change_and_incremental(
     # And one record count per stream: backfill_method auto sizes each module once on a
     # first sync (all below bulk_threshold here, so REST).
     assert all(stats["calls"][f"count:{module}"] == 1 for module in STREAMS.values())
-    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3 + 3
+    # Zoho's credit table: 1 per Get Records page and per count, 2 per deleted-records call.
+    assert stats["credits"] == sum(math.ceil(n / 200) for n in sizes.values()) + 3 * 2 + 3
     done = [r.getMessage() for r in caplog.records if "done:" in r.getMessage()]
     assert len(done) == 3
     assert any(
         f"Stream leads done: {sizes['leads']} records, 0 deletions; 4 API calls (3 Get "
-        "Records, 1 deleted records, 0 field metadata), 4 credits spent; 1 token requests" in line
+        "Records, 1 deleted records, 0 field metadata), 5 credits spent; 1 token requests" in line
         for line in done
     )
 
@@ -208,7 +209,7 @@ def test_api_economy_initial_no_change_and_incremental(
         "deleted:Contacts": 1,
         "deleted:Deals": 1,
     }
-    assert stats["credits"] == 6
+    assert stats["credits"] == 3 + 3 * 2
     assert stats["status_counts"] == {"200": 1, "304": 3, "204": 3}
 
     # Without deletions: one call (the 304) per stream.
