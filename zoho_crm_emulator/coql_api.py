@@ -15,6 +15,8 @@ from zoho_crm_emulator.store import Store
 
 __all__ = ["CoqlApi", "query_module"]
 
+#: Modules Zoho's COQL does not serve (its documented module list has no Notes).
+NOT_IN_COQL = frozenset({"Notes"})
 _USER_COLUMNS = {"id": "id", "full_name": "name", "email": "email"}
 _NUMERIC = frozenset({"integer", "double", "currency", "decimal", "percent", "bigint"})
 
@@ -52,7 +54,7 @@ class CoqlApi:
             )
         parsed = coql.parse(text, max_fields=self.config.coql_max_fields)
         definition = find_module(parsed.module)
-        if definition is None or not definition.api_supported:
+        if definition is None or not definition.api_supported or definition.api_name in NOT_IN_COQL:
             raise ZohoError(400, "INVALID_QUERY", "invalid module given", {"module": parsed.module})
         store = self.store
         with store.lock:
