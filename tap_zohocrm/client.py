@@ -590,6 +590,19 @@ class ZohoStream(RESTStream[ZohoPage]):
 
         return t.cast("RequestFunc", request)
 
+    def send_coql(self, query: str) -> requests.Response:
+        """One ``POST /coql`` through the stream's retries, errors and credit accounting."""
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=f"{self.url_base}/coql",
+            json={"select_query": query},
+            headers={**self.http_headers, "Content-Type": "application/json"},
+        )
+        send = self.__dict__.get("_coql_send")
+        if send is None:
+            send = self.__dict__["_coql_send"] = self.request_decorator(self._request)
+        return t.cast("requests.Response", send(prepared, None))
+
     # -- API economy ---------------------------------------------------------------------
 
     def within_budget(

@@ -37,6 +37,11 @@ _Named = th.ObjectType(th.Property("id", th.StringType), th.Property("name", th.
 _UTC = datetime.timezone.utc
 
 
+def utc_text(value: str) -> str:
+    """An instant in UTC text: the SDK compares bookmarks as text, and Zoho's offsets vary."""
+    return parse_instant(value).astimezone(_UTC).isoformat()
+
+
 class PerRecordStream(ZohoStream):
     """Rows of one related call per parent record changed since the bookmark."""
 
@@ -55,6 +60,8 @@ class PerRecordStream(ZohoStream):
     selected_by_default = False
     #: Setting that makes a first sync read every parent (else it starts from now).
     backfill_setting: t.ClassVar[str] = ""
+    #: Whether a first sync reads every parent anyway (cheap per-batch reads).
+    backfill_by_default: t.ClassVar[bool] = False
     properties: t.ClassVar[th.PropertiesList]
 
     def __init__(self, tap: TapZohoCRM) -> None:
@@ -140,6 +147,18 @@ class PerRecordStream(ZohoStream):
         """The related rows of one parent changed after ``since`` up to ``modified``."""
         raise NotImplementedError
 
+    def rows_for_parents(
+        self, parents: Iterator[tuple[str, str]], since: str | None, state: dict[str, t.Any]
+    ) -> Iterator[dict[str, t.Any]]:
+        """The rows of the changed parents, in their order, each with ``parent_modified_time``.
+
+        One call per parent by default; a stream that reads many parents per call overrides it.
+        """
+        for parent_id, modified in parents:
+            utc = utc_text(modified)
+            for row in self.rows_of(parent_id, since, modified):
+                yield {**row, PARENT_MODIFIED: utc}
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         return self.within_budget(self._records(context), context)
@@ -148,7 +167,8 @@ class PerRecordStream(ZohoStream):
         bookmark = self.get_starting_replication_key_value(context)
         state = self.get_context_state(context)
         if not state.get("replication_key_value") and not (
-            self.backfill_setting and self.config.get(self.backfill_setting)
+            self.backfill_by_default
+            or (self.backfill_setting and self.config.get(self.backfill_setting))
         ):
             self._start_from_now(state)
             return
@@ -157,13 +177,15 @@ class PerRecordStream(ZohoStream):
         since = str(bookmark) if bookmark else None
         if bookmark and state.get(COMPLETED_AT) != bookmark:
             since = (parse_instant(str(bookmark)) - datetime.timedelta(seconds=1)).isoformat()
-        parents = 0
-        for parent_id, modified in self.changed_parents(since):
-            parents += 1
-            # In UTC: the SDK compares bookmark values as text, and Zoho's offsets vary (DST).
-            utc = parse_instant(modified).astimezone(_UTC).isoformat()
-            for row in self.rows_of(parent_id, since, modified):
-                yield {**row, PARENT_MODIFIED: utc}
+        counted: list[int] = [0]
+
+        def parents() -> Iterator[tuple[str, str]]:
+            for parent in self.changed_parents(since):
+                counted[0] += 1
+                yield parent
+
+        yield from self.rows_for_parents(parents(), since, state)
+        parents_read = counted[0]
         # The bookmark's second is complete only if it had passed when the listing began;
         # otherwise parents may still be edited within it, and the next run re-reads it.
         reached = state.get("replication_key_value")
@@ -176,7 +198,7 @@ class PerRecordStream(ZohoStream):
         self.logger.info(
             "Stream %s done: %d changed %s read; %d API calls, %d credits spent%s",
             self.name,
-            parents,
+            parents_read,
             self.parent_module,
             self.api_calls,
             self.api_credits,

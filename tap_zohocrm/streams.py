@@ -409,18 +409,6 @@ class ZohoModuleStream(ZohoStream):
             self._send = self.request_decorator(self._request)
         return t.cast("requests.Response", self._send(prepared, None))
 
-    def send_coql(self, query: str) -> requests.Response:
-        """One ``POST /coql`` through the stream's retries, errors and credit accounting."""
-        prepared = self.build_prepared_request(
-            method="POST",
-            url=f"{self.url_base}/coql",
-            json={"select_query": query},
-            headers={**self.http_headers, "Content-Type": "application/json"},
-        )
-        if self._send is None:
-            self._send = self.request_decorator(self._request)
-        return t.cast("requests.Response", self._send(prepared, None))
-
     def read_records(self, context: Context | None, *, large: bool) -> Iterator[dict[str, t.Any]]:
         """The records from ``_query_since`` on, through COQL when it applies, else REST.
 

@@ -22,6 +22,7 @@ from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
+from tap_zohocrm.line_items import LINE_ITEM_STREAMS
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
@@ -331,6 +332,7 @@ class TapZohoCRM(Tap):
         ]
         streams.extend(ZohoModuleStream(self, module=name) for name in self.extra_modules())
         related: list[Stream] = [DealStageHistoryStream(self)]
+        related.extend(declared(self) for declared in LINE_ITEM_STREAMS)
         for module in dict.fromkeys(str(m) for m in self.config.get("timeline_modules") or []):
             related.append(timeline_stream(self, module, f"{stream_name_for(module)}_timeline"))
         return [*streams, *(declared(self) for declared in REFERENCE_STREAMS), *related]

@@ -20,6 +20,7 @@ STREAMS = {"leads": "Leads", "contacts": "Contacts", "deals": "Deals"}
 #: default, the others are opt-in.
 NON_MODULE_STREAMS = frozenset(
     {"users", "org", "roles", "profiles", "currencies", "territories", "deal_stage_history"}
+    | {"quoted_items", "ordered_items", "invoiced_items", "purchase_items"}
 )
 
 

@@ -12,6 +12,7 @@ from zoho_crm_emulator.messages import Request, Response
 from zoho_crm_emulator.metadata import ModuleDef, find_module
 from zoho_crm_emulator.model import Record
 from zoho_crm_emulator.store import Store
+from zoho_crm_emulator.subforms import PARENTS, SUBFORMS
 
 __all__ = ["CoqlApi", "query_module"]
 
@@ -53,6 +54,11 @@ class CoqlApi:
                 400, "REQUIRED_PARAM_MISSING", "select_query is missing", {"param": "select_query"}
             )
         parsed = coql.parse(text, max_fields=self.config.coql_max_fields)
+        subform = SUBFORMS.get(parsed.module) or next(
+            (d for n, d in SUBFORMS.items() if n.lower() == parsed.module.lower()), None
+        )
+        if subform is not None:
+            return self._subform_query(parsed, subform)
         definition = find_module(parsed.module)
         if definition is None or not definition.api_supported or definition.api_name in NOT_IN_COQL:
             raise ZohoError(400, "INVALID_QUERY", "invalid module given", {"module": parsed.module})
@@ -66,12 +72,27 @@ class CoqlApi:
                 type_of=lambda column: self._type_of(definition, column),
                 render=lambda row, columns: self._render(definition, row, columns),
             )
-        credits = coql.credits_for_limit(parsed.limit)
-        if not page:
-            return Response(204, credits=credits)
-        return Response(
-            200, {"data": page, "info": {"count": len(page), "more_records": more}}, credits=credits
-        )
+        return _answer(page, more, parsed.limit)
+
+    def _subform_query(self, parsed: coql.Query, subform: ModuleDef) -> Response:
+        """A subform read as its own module: every row of every live parent."""
+        parent_module, _ = PARENTS[subform.api_name]
+        store = self.store
+        parent_def = store.module(parent_module)
+        with store.lock:
+            parents = [
+                (record, store.values_of(parent_def, record).get(parent_def.display_field))
+                for record in store.query(parent_module, sort_by="id")
+            ]
+            rows = store.subforms.all_rows(subform.api_name, iter(parents))
+            page, more = coql.run(
+                parsed,
+                rows,
+                resolve=lambda row, column: _row_value(subform, row, column),
+                type_of=lambda column: self._type_of(subform, column),
+                render=lambda row, columns: _render_row(subform, row, columns),
+            )
+        return _answer(page, more, parsed.limit)
 
     # -- columns -------------------------------------------------------------------------
 
@@ -106,7 +127,8 @@ class CoqlApi:
         head, _, tail = column.partition(".")
         value = values.get(head)
         if not tail:
-            return value
+            # A lookup in WHERE compares its id (``Owner = 5725767000000409001``).
+            return value.get("id") if isinstance(value, Mapping) and "id" in value else value
         if not isinstance(value, Mapping):
             return None
         field = module.by_name[head]
@@ -139,3 +161,44 @@ class CoqlApi:
             for key in [k for k in out if k.startswith("$")]:
                 del out[key]
         return out
+
+
+def _answer(page: list[dict[str, Any]], more: bool, limit: int) -> Response:
+    credits = coql.credits_for_limit(limit)
+    if not page:
+        return Response(204, credits=credits)
+    return Response(
+        200, {"data": page, "info": {"count": len(page), "more_records": more}}, credits=credits
+    )
+
+
+def _row_value(module: ModuleDef, row: Mapping[str, Any], column: str) -> Any:
+    """A subform row's value of a column (lookups by id, dot columns from the lookup)."""
+    head, _, tail = column.partition(".")
+    value = row.get(head)
+    if isinstance(value, Mapping):
+        if not tail:
+            return value.get("id")
+        field = module.by_name.get(head)
+        target = find_module(field.lookup or "") if field else None
+        if tail == "id":
+            return value.get("id")
+        if target is not None and tail == target.display_field:
+            return value.get("name")
+        return None
+    return None if tail else value
+
+
+def _render_row(module: ModuleDef, row: Mapping[str, Any], columns: tuple[str, ...]) -> dict:
+    out: dict[str, Any] = {"id": row.get("id")}
+    for column in columns:
+        if column == "id":
+            continue
+        value = row.get(column)
+        if "." in column:
+            out[column] = _row_value(module, row, column)
+        elif isinstance(value, Mapping):
+            out[column] = {"id": value.get("id")}
+        else:
+            out[column] = value
+    return out

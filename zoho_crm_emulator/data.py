@@ -474,6 +474,8 @@ class ValueGenerator:
         if t == "lookup":
             target = f.lookup or ""
             return lambda r, v: self.lookup_value(target, r)
+        if t == "subform":
+            return lambda r, v: None  # Get Records lists omit subforms (see subforms.py)
         raise ValueError(f"no generator for data type {t}")
 
     def lookup_value(self, target: str, rng: random.Random) -> dict[str, str] | None:

@@ -21,6 +21,7 @@ from zoho_crm_emulator.coql_api import CoqlApi
 from zoho_crm_emulator.faults import FAULT_SETTINGS, FaultInjector
 from zoho_crm_emulator.server import Dispatcher, EmulatorHTTPServer
 from zoho_crm_emulator.stats import Stats
+from zoho_crm_emulator.subforms import PARENTS
 from zoho_crm_emulator.store import Store
 
 
@@ -118,6 +119,19 @@ class Emulator:
     def records(self, module: str) -> list[dict[str, Any]]:
         """Return the ground truth: every live record with every field, ordered by id."""
         return self.store.all_records(module)
+
+    def subform_rows(self, subform: str) -> list[dict[str, Any]]:
+        """Return the ground truth of a subform: every row of every live parent, by id."""
+        store = self.store
+        parent_module, _ = PARENTS[subform]
+        definition = store.module(parent_module)
+        with store.lock:
+            parents = [
+                (record, store.values_of(definition, record).get(definition.display_field))
+                for record in store.query(parent_module, sort_by="id")
+            ]
+            rows = store.subforms.all_rows(subform, iter(parents))
+        return sorted(rows, key=lambda row: int(row["id"]))
 
     def deleted(self, module: str) -> list[dict[str, Any]]:
         """Return the ground truth of deleted-record entries, newest first."""

@@ -33,6 +33,7 @@ JSON_TYPES: dict[str, str] = {
     "lookup": "jsonobject",
     "ownerlookup": "jsonobject",
     "formula": "double",
+    "subform": "jsonarray",
 }
 
 #: ``length`` Zoho reports per data type (an integer on every field).
@@ -40,7 +41,7 @@ FIELD_LENGTHS: dict[str, int] = {
     "text": 255, "textarea": 32000, "email": 100, "phone": 30, "website": 255,
     "picklist": 120, "multiselectpicklist": 2000, "integer": 9, "bigint": 18, "double": 16,
     "currency": 16, "percent": 5, "autonumber": 255, "date": 20, "datetime": 120,
-    "boolean": 5, "lookup": 120, "ownerlookup": 120, "formula": 16,
+    "boolean": 5, "lookup": 120, "ownerlookup": 120, "formula": 16, "subform": 0,
 }  # fmt: skip
 
 #: Fields whose values come from the record's own state rather than from generation.
@@ -156,6 +157,11 @@ class FieldDef:
                 else {}
             ),
             "lookup": lookup,
+            "associated_module": (
+                {"module": self.api_name, "id": stable_id(f"subform.{self.api_name}")}
+                if self.data_type == "subform"
+                else None
+            ),
             "formula": formula,
             "pick_list_values": pick_list,
             "unique": {},
@@ -595,6 +601,7 @@ QUOTES = ModuleDef(
         FieldDef("Grand_Total", "currency", read_only=True),
         _pick("Carrier", ("FedEX", "UPS", "USPS", "DHL", "BlueDart")),
         FieldDef("Terms_and_Conditions", "textarea"),
+        FieldDef("Quoted_Items", "subform", "Quoted Items"),
         *_system_tail(),
     ),
 )

@@ -16,6 +16,7 @@ from zoho_crm_emulator import related
 from zoho_crm_emulator.data import API_USER, ValueGenerator
 from zoho_crm_emulator.metadata import FieldDef, ModuleDef
 from zoho_crm_emulator.model import Deletion, ModuleState, Record
+from zoho_crm_emulator.subforms import SubformRows
 
 #: Fields a timeline event does not list (every edit moves them).
 _AUDIT_FIELDS = frozenset({"Modified_By", "Modified_Time", "Created_By", "Created_Time"})
@@ -78,6 +79,7 @@ class Mutations:
     _newest: int
     _last_id: int
     generator: ValueGenerator
+    subforms: SubformRows
 
     def values(self, module: ModuleDef, record: Record) -> dict[str, Any]:
         """Every field value of a record (the store's)."""
@@ -327,5 +329,23 @@ class Mutations:
                 old = values.get(f.api_name)
                 record.overrides[f.api_name] = round((old or 0.0) + float(delta), 2)
             record.rendered = None
+            changed.append(record.id)
+        return changed
+
+    def _line_items(self, state: ModuleState, count: int, ids: Sequence[str] | None) -> list[str]:
+        """A user edits a parent's line items: one row removed, one added, one changed."""
+        definition = state.definition
+        subform = next((f.api_name for f in definition.fields if f.data_type == "subform"), None)
+        if subform is None:
+            raise MutationError(f"{definition.api_name} has no subform")
+        changed = []
+        for record in self._targets(state, count, ids):
+            name = self.values(definition, record).get(definition.display_field)
+            rows = self.subforms.rows_of(subform, record, name)
+            self.subforms.change(self._rng, record, rows)
+            record.overrides["Modified_By"] = dict(API_USER)
+            record.modified = self._next_ts()
+            record.rendered = None
+            related.note_event(record, "updated", {subform: (len(rows), "changed")})
             changed.append(record.id)
         return changed

@@ -21,10 +21,11 @@ from zoho_crm_emulator.errors import invalid_module
 from zoho_crm_emulator.metadata import ModuleDef, find_module, parent_field
 from zoho_crm_emulator.model import Deletion, ModuleState, Record
 from zoho_crm_emulator.mutations import MutationError, Mutations
+from zoho_crm_emulator.subforms import SubformRows
 from zoho_crm_emulator.timeutil import render
 
 #: Mutation actions accepted by ``Store.mutate``.
-ACTIONS = ("edit", "create", "delete", "convert", "formula")
+ACTIONS = ("edit", "create", "delete", "convert", "formula", "line_items")
 
 
 _CACHE_SIZE = 32
@@ -54,6 +55,7 @@ class Store(Mutations):
             self._modules[name] = state
             pools[name] = [(r.index, r.id) for r in data.records]
         self.generator = ValueGenerator(config, pools)
+        self.subforms = SubformRows(self.generator)
         self._last_id = org.last_id
         self._newest = org.newest
         self._rng = random.Random(f"{config.seed}:mutations")
@@ -371,7 +373,8 @@ class Store(Mutations):
         """Change the org between syncs, the way users and Zoho itself would.
 
         Args:
-            action: ``edit``, ``create``, ``delete``, ``convert`` or ``formula``.
+            action: ``edit``, ``create``, ``delete``, ``convert``, ``formula`` or
+                ``line_items`` (a parent's subform rows: one removed, one added, one changed).
             module: Module API name.
             count: How many records to pick at random when ``ids`` is not given.
             ids: The records to change (``create`` ignores it).
