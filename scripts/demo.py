@@ -120,11 +120,11 @@ def main() -> None:
     # The demo also syncs the activities (first contact), the org (its time zone) and the
     # users (owners' names), beyond the default Leads, Contacts, Deals and users.
     # Run 1 starts the stage history and timeline bookmarks; run 2 reads the changed records'.
-    env["TAP_ZOHOCRM_MODULES"] = '["Calls", "Tasks", "Events"]'
+    env["TAP_ZOHOCRM_MODULES"] = '["Calls", "Tasks", "Events", "Quotes"]'
     env["TAP_ZOHOCRM_TIMELINE_MODULES"] = '["Leads"]'
     env["TAP_ZOHOCRM__SELECT"] = (
         '["leads.*", "contacts.*", "deals.*", "calls.*", "tasks.*", "events.*", "users.*", '
-        '"org.*", "deal_stage_history.*", "leads_timeline.*"]'
+        '"org.*", "deal_stage_history.*", "leads_timeline.*", "quotes.*", "quoted_items.*"]'
     )
     with emulator() as url:
         env["TAP_ZOHOCRM_ACCOUNTS_URL"] = url
@@ -138,8 +138,9 @@ def main() -> None:
         converted = mutate(url, "convert", module="Leads", count=1)
         deals = mutate(url, "edit", module="Deals", count=2)
         deals += mutate(url, "edit", module="Deals", count=1, values={"Stage": "Closed Won"})
+        quotes = mutate(url, "line_items", module="Quotes", count=2)
         print(f"edited leads {edited}, new lead {created}, deleted lead {deleted},")
-        print(f"converted lead {converted}, edited deals {deals}")
+        print(f"converted lead {converted}, edited deals {deals}, changed line items of {quotes}")
 
         banner("Run 2: the incremental sync reads only what changed")
         meltano("--environment=demo", "run", *PIPELINE, env=env)

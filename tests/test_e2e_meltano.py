@@ -101,11 +101,13 @@ def test_meltano_run_twice_reads_only_changes(tmp_path: Path, meltano_env: dict[
         run_meltano("--environment=demo", "run", "tap-zohocrm", "target-sqlite-audit", env=env)
         calls = emu.stats()["calls"]
 
-    # Only what changed is fetched: one page of leads, one of contacts (the conversion made a
-    # contact), and a 304 for deals. Discovery may read metadata, never records.
-    assert calls.get("records:Leads") == 1
-    assert calls.get("records:Contacts") == 1
-    assert calls.get("records:Deals") == 1
+    # Only what changed is fetched, through COQL (read_method auto): one LIMIT-200 query per
+    # column batch (the 48-field leads take two), 1 credit each. Discovery may read metadata,
+    # never records; no Get Records call is made.
+    assert calls.get("coql:Leads") == 2
+    assert calls.get("coql:Contacts") == 1
+    assert calls.get("coql:Deals") == 1
+    assert not [name for name in calls if name.startswith("records:")]
     # Deletions are read after the records, from where the first run left off: one call
     # per stream (the Leads one lists the one deletion, the others are empty).
     for module in STREAMS.values():
@@ -214,11 +216,11 @@ def test_every_relation_stream_loads_into_target_postgres(
 ) -> None:
     url = postgres_url
     sizes = {"Leads": 30, "Contacts": 10, "Deals": 8, "Accounts": 5, "Calls": 6, "Tasks": 6,
-             "Events": 4, "Notes": 5}  # fmt: skip
+             "Events": 4, "Notes": 5, "Quotes": 6, "Products": 5}  # fmt: skip
     emu = Emulator(EmulatorConfig(seed=15, sizes=sizes))
     streams = ["leads", "contacts", "deals", "calls", "tasks", "events", "notes", "users", "org",
                "roles", "profiles", "currencies", "territories", "deal_stage_history",
-               "leads_timeline"]  # fmt: skip
+               "leads_timeline", "quoted_items"]  # fmt: skip
     with emu.serve() as base_url:
         env = {
             **meltano_env,
@@ -243,6 +245,10 @@ def test_every_relation_stream_loads_into_target_postgres(
             "SELECT count(*) FROM relations.leads AS l JOIN relations.deals AS d "
             "ON d.id = l.\"Converted_Deal\"->>'id'",
         )
+        items = psql(url, "SELECT parent_id, sum(\"Total\") FROM relations.quoted_items GROUP BY 1")
+        truth_items = emu.subform_rows("Quoted_Items")
+    assert {row[0] for row in items} == {row["Parent_Id"]["id"] for row in truth_items}
+    assert counts["quoted_items"] == len(truth_items)
     assert all(counts[name] > 0 for name in streams), counts
     assert counts["users"] == 5
     assert counts["org"] == 1

@@ -63,7 +63,14 @@ def lines_of(output: bytes, kind: str) -> list[bytes]:
 
 def test_a_storm_of_faults_changes_no_byte_of_the_output(emulator_factory, tmp_path):
     emu, base_url = emulator_factory(seed=909, sizes=SIZES, deleted_fraction=0.0)
-    config = {"accounts_url": base_url, **CREDENTIALS, "modules": ["Projects"], "page_size": 25}
+    # Get Records with small pages: many calls for the faults to hit (COQL: test_tap_coql.py).
+    config = {
+        "accounts_url": base_url,
+        **CREDENTIALS,
+        "modules": ["Projects"],
+        "page_size": 25,
+        "read_method": "rest",
+    }
     catalog = tmp_path / "catalog.json"
     catalog.write_bytes(run_tap(tmp_path, config, "--discover").stdout)
 

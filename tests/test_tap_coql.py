@@ -283,3 +283,18 @@ def test_formula_refresh_reads_through_coql(tap_emulator, tap_config, run_tap):
     # Two pages of LIMIT 2,000 (3 credits each, field batches included) instead of 20+ pages.
     assert coql_calls(emu)["coql:Leads"] <= 4
     assert not rest_calls(emu)
+
+
+def test_a_storm_of_faults_changes_no_record(tap_emulator, tap_config, run_tap, fast_backoff):
+    sizes = {"Leads": 2600, "Contacts": 300, "Deals": 250}
+    emu = tap_emulator(seed=40, sizes=sizes)
+    config = tap_config(emu, read_method="coql", backfill_method="rest", coql_max_fields=20)
+    clean = run_tap(config)
+    emu.set_faults(fail_429=0.2, fail_500=0.1, token_lifetime_calls=7)
+    stormy = run_tap(config)
+    statuses = emu.stats()["status_counts"]
+    assert statuses.get("429", 0) > 0
+    assert statuses.get("500", 0) > 0
+    assert statuses.get("401", 0) > 0
+    for stream in ("leads", "contacts", "deals"):
+        assert lines(stormy, stream) == lines(clean, stream), stream
