@@ -245,7 +245,7 @@ def test_every_relation_stream_loads_into_target_postgres(
             "SELECT count(*) FROM relations.leads AS l JOIN relations.deals AS d "
             "ON d.id = l.\"Converted_Deal\"->>'id'",
         )
-        items = psql(url, "SELECT parent_id, sum(\"Total\") FROM relations.quoted_items GROUP BY 1")
+        items = psql(url, 'SELECT parent_id, sum("Total") FROM relations.quoted_items GROUP BY 1')
         truth_items = emu.subform_rows("Quoted_Items")
     assert {row[0] for row in items} == {row["Parent_Id"]["id"] for row in truth_items}
     assert counts["quoted_items"] == len(truth_items)

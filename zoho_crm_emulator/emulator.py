@@ -21,8 +21,8 @@ from zoho_crm_emulator.coql_api import CoqlApi
 from zoho_crm_emulator.faults import FAULT_SETTINGS, FaultInjector
 from zoho_crm_emulator.server import Dispatcher, EmulatorHTTPServer
 from zoho_crm_emulator.stats import Stats
-from zoho_crm_emulator.subforms import PARENTS
 from zoho_crm_emulator.store import Store
+from zoho_crm_emulator.subforms import PARENTS
 
 
 class Emulator:
