@@ -52,6 +52,7 @@ from tap_zohocrm.client import (
     answer_time,
     response_payload,
 )
+from tap_zohocrm.credits import BULK_JOB
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, describe_zoho_error
 from tap_zohocrm.schema import REPLICATION_KEY, SYSTEM_KEYS
 
@@ -90,7 +91,7 @@ DEFAULT_BULK_THRESHOLD = 20_000
 #: 200,000 records when it is busy).
 DEFAULT_BULK_MAX_WAIT_SECONDS = 1800.0
 #: Credits Zoho charges for creating a Bulk Read job ("about 50"; status and download 1).
-BULK_JOB_CREDITS = 50
+BULK_JOB_CREDITS = BULK_JOB
 #: Zoho's download limit for Bulk Read results.
 DOWNLOADS_PER_MINUTE = 10
 
@@ -293,7 +294,7 @@ class BulkReadClient(ZohoStream):
         result = self.request_decorator(send or self._request)(prepared, None)
         if self.api_credits > credits_before:
             self.calls[kind] += 1
-            self.credits += BULK_JOB_CREDITS if kind == "create" else 1
+            self.credits += self.api_credits - credits_before  # Zoho's table (credits.py)
         return result
 
     @override

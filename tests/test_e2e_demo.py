@@ -205,3 +205,18 @@ def test_meltano_invoke_runs_the_insights_utility(demo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Pipeline by stage:" in result.stdout
     assert page.is_file()
+
+
+def test_the_readme_relation_questions_answer_with_rows_on_the_demo(demo):
+    """Each converted lead's deal, each activity's parent, each quote's line items, owners'
+    names, stage changes and the timeline: every query of the README's relations section."""
+    database, _, _ = demo
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### The CRM's relations", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    statements = [s.strip() for block in blocks for s in block.split(";") if s.strip()]
+    assert len(statements) >= 6
+    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    empty = [s for s in statements if not conn.execute(s).fetchall()]
+    conn.close()
+    assert empty == []
