@@ -545,10 +545,11 @@ class ZohoStream(RESTStream[ZohoPage]):
         if isinstance(exc, _TokenRejected):
             self.log("Access token rejected by Zoho; retrying with a fresh one")
             return
+        response = getattr(exc, "response", None)
+        call = _call_label(response) if response is not None else ""
         self.log(
-            "Retrying %s %s in %.2f s after attempt %d: %s",
-            self.http_method,
-            self.path,
+            "Retrying %s in %.2f s after attempt %d: %s",
+            call or f"{self.http_method} {self.path}",
             details.get("wait") or 0.0,
             details.get("tries") or 0,
             _short_reason(exc),

@@ -298,3 +298,19 @@ def test_a_storm_of_faults_changes_no_record(tap_emulator, tap_config, run_tap, 
     assert statuses.get("401", 0) > 0
     for stream in ("leads", "contacts", "deals"):
         assert lines(stormy, stream) == lines(clean, stream), stream
+
+
+@pytest.mark.parametrize("kind", ["html", "truncated", "more_without_data", "bad_time", "no_id"])
+def test_a_garbage_coql_page_is_retried_and_loses_nothing(
+    kind, tap_emulator, tap_config, run_tap, fast_backoff, caplog
+):
+    emu = tap_emulator(seed=41, sizes={"Leads": 900, "Contacts": 5, "Deals": 5})
+    config = tap_config(emu, read_method="coql", backfill_method="rest", coql_max_fields=10)
+    clean = run_tap(config)
+    emu.set_faults(fail_garbage=0.4)
+    emu.config.garbage_kind = kind
+    with caplog.at_level(logging.WARNING):
+        stormy = run_tap(config)
+    retried = [r.getMessage() for r in caplog.records if "Retrying POST /coql" in r.getMessage()]
+    assert any("HTTP 200 but" in message for message in retried)
+    assert lines(stormy, "leads") == lines(clean, "leads")

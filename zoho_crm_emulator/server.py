@@ -82,7 +82,12 @@ class Dispatcher:
         if path.rstrip("/") == f"{_API}/coql" and request.method == "POST":
             module = _canonical(query_module(request))
             return self._api_call(
-                request, f"coql:{module}", COQL_SCOPES, emu.coql.query, record_scopes(module)
+                request,
+                f"coql:{module}",
+                COQL_SCOPES,
+                emu.coql.query,
+                record_scopes(module),
+                listing=True,
             )
         if request.method != "GET" or not path.startswith(_API + "/"):
             emu.counters.count_call("other")
