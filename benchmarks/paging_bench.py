@@ -60,6 +60,7 @@ def _sync(base_url: str, mode: str, state: dict | None = None) -> list[dict[str,
         "pagination": mode,
         "include_deleted": False,
         "backfill_method": "rest",
+        "read_method": "rest",  # Get Records' keyset vs page-token paging
     }
     catalog = TapZohoCRM(config=config, setup_mapper=False).catalog_dict
     for entry in catalog["streams"]:

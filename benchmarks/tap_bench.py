@@ -126,7 +126,7 @@ def run(*, leads: int, contacts: int, deals: int, reps: int, latency_reps: int) 
         with EmulatorProcess(*args, log_name="emulator-tap") as emu:
             log(f"Tap: emulator at {emu.url} with {sizes}")
             config = work / "tap-config.json"
-            config.write_text(json.dumps(emu.tap_config()))
+            config.write_text(json.dumps(emu.tap_config(read_method="rest")))
             discovered = run_process(
                 [str(VENV_BIN / "tap-zohocrm"), "--config", str(config), "--discover"],
                 stdout=work / "catalog.json",
