@@ -173,6 +173,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "subforms",
+        th.ArrayType(th.StringType),
+        title="Subforms",
+        description=(
+            "Custom subforms to sync as line-item streams, as Parent.Subform API names (e.g. "
+            "Accounts.Renewals); the stream is the subform's name in snake case. Quoted_Items, "
+            "Ordered_Items, Invoiced_Items and Purchase_Items have their own streams."
+        ),
+    ),
+    th.Property(
         "timeline_modules",
         th.ArrayType(th.StringType),
         title="Timeline Modules",

@@ -24,14 +24,17 @@ from typing_extensions import override
 from tap_zohocrm import coql
 from tap_zohocrm.client import page_info, page_records
 from tap_zohocrm.deletions import DeletedRecordsReader, newest_deletion
-from tap_zohocrm.errors import ZohoAPIError, ZohoScopeError
+from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
 from tap_zohocrm.related import PARENT_MODIFIED, PerRecordStream, utc_text
-from tap_zohocrm.schema import DELETED_AT, LOOKUP_MARKER
+from tap_zohocrm.schema import DELETED_AT, LOOKUP_MARKER, SYSTEM_KEYS, module_schema
+from tap_zohocrm.streams import FieldsMetadataStream, stream_name_for
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-__all__ = ["LINE_ITEM_STREAMS", "LineItemsStream"]
+    from tap_zohocrm.tap import TapZohoCRM
+
+__all__ = ["LINE_ITEM_STREAMS", "LineItemsStream", "custom_subform_stream"]
 
 #: State keys: each parent's row ids, and where the parents' deletion listing continues.
 ROWS_KEY = "rows_by_parent"
@@ -250,3 +253,53 @@ LINE_ITEM_STREAMS: tuple[type[LineItemsStream], ...] = (
     InvoicedItemsStream,
     PurchaseItemsStream,
 )
+
+
+def subform_schema(fields: Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """A custom subform's stream schema from its ``/settings/fields``."""
+    fields_schema = module_schema([f for f in fields if f.get("api_name") != "Parent_Id"])
+    properties: dict[str, t.Any] = {
+        "id": {"type": ["string"]},
+        "parent_id": {"type": ["string", "null"]},
+        "parent_module": {"type": ["string", "null"]},
+    }
+    for name, prop in fields_schema["properties"].items():
+        if name not in ("id", DELETED_AT) and name not in SYSTEM_KEYS:
+            properties[name] = prop
+    properties[PARENT_MODIFIED] = {"type": ["string", "null"], "format": "date-time"}
+    properties[DELETED_AT] = {"type": ["string", "null"], "format": "date-time"}
+    return {"type": "object", "properties": properties}
+
+
+def custom_subform_stream(tap: TapZohoCRM, spec: str) -> LineItemsStream:
+    """The stream of a ``subforms`` entry such as ``Accounts.Renewals``.
+
+    Its schema comes from the input catalog, else from the subform's ``/settings/fields``
+    (1 credit, discovery only).
+    """
+    parent_module, _, subform = spec.partition(".")
+    if not parent_module or not subform:
+        msg = (
+            "The subforms setting takes Parent.Subform API names (Accounts.Renewals), "
+            f"not {spec!r}."
+        )
+        raise ZohoConfigError(msg)
+    name = stream_name_for(subform)
+    catalog = tap.input_catalog
+    entry = catalog.get_stream(name) if catalog is not None else None
+    if entry is not None:
+        schema = entry.schema.to_dict()
+    else:
+        schema = subform_schema(FieldsMetadataStream(tap).fetch(subform))
+    declared = type(
+        f"{subform}Stream",
+        (LineItemsStream,),
+        {
+            "name": name,
+            "parent_module": parent_module,
+            "subform": subform,
+            "selected_by_default": True,  # named in the setting: wanted
+            "__doc__": spec,
+        },
+    )
+    return declared(tap, schema=schema)

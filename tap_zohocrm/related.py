@@ -64,9 +64,9 @@ class PerRecordStream(ZohoStream):
     backfill_by_default: t.ClassVar[bool] = False
     properties: t.ClassVar[th.PropertiesList]
 
-    def __init__(self, tap: TapZohoCRM) -> None:
-        """Create the stream from its declaration."""
-        super().__init__(tap, schema=self.properties.to_dict())
+    def __init__(self, tap: TapZohoCRM, schema: dict[str, t.Any] | None = None) -> None:
+        """Create the stream from its declaration (or a schema built at discovery)."""
+        super().__init__(tap, schema=schema or self.properties.to_dict())
         self.what = f"the {self.parent_module} {self.name}"
         self._send: t.Any = None
         #: Zoho's clock at the first listing call of this run.

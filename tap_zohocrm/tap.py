@@ -22,7 +22,7 @@ from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
-from tap_zohocrm.line_items import LINE_ITEM_STREAMS
+from tap_zohocrm.line_items import LINE_ITEM_STREAMS, custom_subform_stream
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
@@ -333,6 +333,9 @@ class TapZohoCRM(Tap):
         streams.extend(ZohoModuleStream(self, module=name) for name in self.extra_modules())
         related: list[Stream] = [DealStageHistoryStream(self)]
         related.extend(declared(self) for declared in LINE_ITEM_STREAMS)
+        related.extend(
+            custom_subform_stream(self, spec) for spec in self.config.get("subforms") or []
+        )
         for module in dict.fromkeys(str(m) for m in self.config.get("timeline_modules") or []):
             related.append(timeline_stream(self, module, f"{stream_name_for(module)}_timeline"))
         return [*streams, *(declared(self) for declared in REFERENCE_STREAMS), *related]

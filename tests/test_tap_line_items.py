@@ -124,3 +124,33 @@ def test_an_org_without_the_parent_module_gets_one_warning(
         r.getMessage() for r in caplog.records if "ordered_items is empty" in r.getMessage()
     ]
     assert len(warnings) == 1
+
+
+def test_a_custom_subform_from_the_subforms_setting(tap_emulator, tap_config, run_tap, tmp_path):
+    emu = tap_emulator(sizes={**SIZES, "Accounts": 30})
+    config = tap_config(emu, subforms=["Accounts.Renewals"])
+    first = run_tap(config)  # discovery reads the subform's fields; the stream is selected
+    rows = {r["id"]: r for r in first.records("renewals")}
+    truth_rows = {row["id"]: row for row in emu.subform_rows("Renewals")}
+    assert set(rows) == set(truth_rows)
+    for row_id, row in rows.items():
+        expected = truth_rows[row_id]
+        assert row["parent_id"] == expected["Parent_Id"]["id"]
+        assert row["parent_module"] == "Accounts"
+        for name in ("Plan", "Renewal_Date", "Amount", "Signed"):
+            assert row[name] == expected[name], name
+    schema = first.schema("renewals")["properties"]
+    assert schema["Amount"]["type"] == ["number", "null"]
+    assert schema["Signed"]["type"] == ["boolean", "null"]
+
+    accounts = [r["id"] for r in emu.records("Accounts")]
+    before = set(truth_rows)
+    emu.mutate("line_items", module="Accounts", ids=accounts[:4])
+    removed = before - {row["id"] for row in emu.subform_rows("Renewals")}
+    second = run_tap(config, state=first.state)
+    assert {r["id"] for r in second.records("renewals") if r["_sdc_deleted_at"]} == removed
+    database = tmp_path / "audit.sqlite"
+    load_into_audit(database, first)
+    load_into_audit(database, second)
+    live = query(database, "SELECT id FROM renewals WHERE _deleted_at IS NULL")
+    assert {row["id"] for row in live} == {row["id"] for row in emu.subform_rows("Renewals")}

@@ -16,6 +16,7 @@ from zoho_crm_emulator.messages import Request, Response
 from zoho_crm_emulator.metadata import REFUSING_MODULES, listed_modules
 from zoho_crm_emulator.paging import PageTokens, bind
 from zoho_crm_emulator.store import Store
+from zoho_crm_emulator.subforms import SUBFORMS
 from zoho_crm_emulator.timeutil import parse_iso, render
 
 MAX_FIELDS = 50
@@ -258,7 +259,7 @@ class ZohoApi:
         module = request.params.get("module")
         if not module:
             raise required_param_missing("module")
-        definition = self.store.module(module)
+        definition = SUBFORMS.get(module) or self.store.module(module)
         return Response(200, {"fields": [f.to_api(definition.api_name) for f in definition.fields]})
 
     def settings_tags(self, request: Request) -> Response:

@@ -471,6 +471,7 @@ ACCOUNTS = ModuleDef(
         FieldDef("Billing_Code", "text"),
         FieldDef("Billing_Country", "text"),
         FieldDef("Description", "textarea"),
+        FieldDef("Renewals", "subform", custom=True),
         *_system_tail(),
         FieldDef("Customer_Since", "date", custom=True),
         FieldDef("Health_Score", "double", custom=True),

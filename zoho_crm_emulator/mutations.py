@@ -342,7 +342,7 @@ class Mutations:
         for record in self._targets(state, count, ids):
             name = self.values(definition, record).get(definition.display_field)
             rows = self.subforms.rows_of(subform, record, name)
-            self.subforms.change(self._rng, record, rows)
+            self.subforms.change(self._rng, record, rows, subform)
             record.overrides["Modified_By"] = dict(API_USER)
             record.modified = self._next_ts()
             record.rendered = None

@@ -18,10 +18,14 @@ from zoho_crm_emulator.model import Record
 __all__ = ["SUBFORMS", "SubformRows"]
 
 #: Subform module -> (parent module, the parent's subform field).
-PARENTS: dict[str, tuple[str, str]] = {"Quoted_Items": ("Quotes", "Quoted_Items")}
+PARENTS: dict[str, tuple[str, str]] = {
+    "Quoted_Items": ("Quotes", "Quoted_Items"),
+    "Renewals": ("Accounts", "Renewals"),  # a custom subform
+}
 #: Override key of a parent record whose rows a mutation replaced.
 ROWS_KEY = "_subform_rows"
 _NEXT_KEY = "_subform_next"
+
 _ID_BASE = 5_725_767_000_900_000_000
 
 QUOTED_ITEMS = ModuleDef(
@@ -41,7 +45,21 @@ QUOTED_ITEMS = ModuleDef(
         FieldDef("Parent_Id", "lookup", "Parent", read_only=True, lookup="Quotes"),
     ),
 )
-SUBFORMS: dict[str, ModuleDef] = {"Quoted_Items": QUOTED_ITEMS}
+RENEWALS = ModuleDef(
+    "Renewals",
+    "Renewal",
+    "Renewals",
+    display_field="Plan",
+    generated_type="subform",
+    fields=(
+        FieldDef("Plan", "picklist", custom=True, picklist=("Basic", "Pro", "Enterprise")),
+        FieldDef("Renewal_Date", "date", custom=True),
+        FieldDef("Amount", "currency", custom=True),
+        FieldDef("Signed", "boolean", custom=True),
+        FieldDef("Parent_Id", "lookup", "Parent", read_only=True, lookup="Accounts"),
+    ),
+)
+SUBFORMS: dict[str, ModuleDef] = {"Quoted_Items": QUOTED_ITEMS, "Renewals": RENEWALS}
 
 
 class SubformRows:
@@ -59,10 +77,20 @@ class SubformRows:
 
     def _generated(self, subform: str, parent: Record) -> list[dict[str, Any]]:
         rng = random.Random(mix(self.generator.seed, module_code(subform), parent.index))
-        return [self.new_row(rng, parent, n) for n in range(1 + parent.index % 4)]
+        return [self.new_row(rng, parent, n, subform) for n in range(1 + parent.index % 4)]
 
-    def new_row(self, rng: random.Random, parent: Record, number: int) -> dict[str, Any]:
-        """One row with its amounts computed (Total = quantity x price - discount)."""
+    def new_row(
+        self, rng: random.Random, parent: Record, number: int, subform: str
+    ) -> dict[str, Any]:
+        """One row: a quoted item (Total = quantity x price - discount) or a renewal."""
+        if subform == "Renewals":
+            return {
+                "id": str(_ID_BASE + 500_000_000 + parent.index * 64 + number),
+                "Plan": rng.choice(("Basic", "Pro", "Enterprise")),
+                "Renewal_Date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "Amount": round(rng.uniform(500, 50_000), 2),
+                "Signed": rng.random() < 0.5,
+            }
         quantity = float(rng.randint(1, 20))
         price = round(rng.uniform(5, 900), 2)
         discount = round(price * quantity * rng.choice((0, 0, 0.05, 0.1)), 2)
@@ -77,19 +105,23 @@ class SubformRows:
             "Sequence_Number": number + 1,
         }
 
-    def change(self, rng: random.Random, parent: Record, current: list[dict[str, Any]]) -> None:
+    def change(
+        self, rng: random.Random, parent: Record, current: list[dict[str, Any]], subform: str
+    ) -> None:
         """A user's edit of a parent's line items: one row removed, one added, one changed."""
         rows = [{k: v for k, v in row.items() if k != "Parent_Id"} for row in current]
         if len(rows) > 1:
             rows.pop()
-        if rows:
+        if rows and subform == "Renewals":
+            rows[0]["Signed"] = not rows[0]["Signed"]
+        elif rows:
             first = rows[0]
             first["Quantity"] = float(first["Quantity"]) + 1
             first["Total"] = round(first["Quantity"] * first["List_Price"] - first["Discount"], 2)
         # A new row gets a new id (Zoho never reuses one): numbers from 16 on, per parent.
         number = int(parent.overrides.get(_NEXT_KEY, 16))
         parent.overrides[_NEXT_KEY] = number + 1
-        added = self.new_row(rng, parent, number)
+        added = self.new_row(rng, parent, number, subform)
         added["Sequence_Number"] = len(rows) + 1
         rows.append(added)
         parent.overrides[ROWS_KEY] = rows
