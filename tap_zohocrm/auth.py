@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 import typing as t
 
@@ -128,6 +129,9 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         self._user_agent = user_agent
         self._refreshed_at: float | None = None  # time.monotonic() of the last refresh
         self.granted_scopes: str | None = None
+        self._refresh_lock = threading.RLock()
+        #: Whether Zoho answered any call of this run with one of its tokens.
+        self.accepted_any = False
         #: Number of token requests sent (successful or not), for the API-economy log.
         self.token_requests = 0
         if logger is not None:
@@ -174,16 +178,24 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             token: The token the rejected request carried. When the authenticator already
                 holds a newer one (another request refreshed meanwhile) nothing is dropped.
         """
-        if token is None or token == self.access_token:
-            self.access_token = None
-            self._refreshed_at = None
+        with self._refresh_lock:
+            if token is None or token == self.access_token:
+                self.access_token = None
+                self._refreshed_at = None
 
     def ensure_token(self) -> str:
-        """Return a valid access token, refreshing it first when needed."""
-        if not self.is_token_valid():
-            self.update_access_token()
-        assert self.access_token is not None
-        return self.access_token
+        """Return a valid access token, refreshing it first when needed.
+
+        One refresh at a time: streams read concurrently wait for the first one's token.
+        """
+        token = self.access_token
+        if token is not None and self.is_token_valid():
+            return token
+        with self._refresh_lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            assert self.access_token is not None
+            return self.access_token
 
     @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -1056,6 +1056,8 @@ class BulkBackfill:
         self.tracker = BookmarkTracker(None, self.logger)
         self.tracker.unsorted = True  # export order is by id: no mid-stream checkpoints
         self.failure: ZohoError | None = None
+        #: Records this backfill yielded (the tracker counts them as they are emitted).
+        self.records_read = 0
         self.reader: BulkReader | None = None
 
     @property
@@ -1172,7 +1174,9 @@ class BulkBackfill:
                 max_wait=max_wait,
                 logger=self.logger,
             )
-            yield from reader.records()
+            for record in reader.records():
+                self.records_read += 1
+                yield record
         except (BulkReadError, ZohoAPIError) as ex:
             self.failure = ex
             self.logger.warning(
@@ -1181,14 +1185,14 @@ class BulkBackfill:
                 module,
                 ex.sentence,
                 self.start or "the beginning",
-                self.tracker.records_seen,
+                self.records_read,
             )
         finally:
             self.logger.info(
                 "Bulk Read backfill of %s %s: %d records in %d jobs; %s",
                 module,
                 "abandoned" if self.failure else "done",
-                self.tracker.records_seen,
+                self.records_read,
                 self.reader.jobs if self.reader else 0,
                 self.client.usage(),
             )

@@ -326,7 +326,7 @@ class ZohoStream(RESTStream[ZohoPage]):
         # Bounded bodies and a total deadline per request (transport.py). The SDK makes a
         # plain session in __init__; it is replaced on first use.
         if not getattr(self, "_bounded", False):
-            self._requests_session = bounded_session()
+            self._requests_session = bounded_session(self.zoho_tap.request_gate)
             self._bounded = True
         return t.cast("requests.Session", self._requests_session)
 
@@ -374,6 +374,7 @@ class ZohoStream(RESTStream[ZohoPage]):
             cost = request_cost(response.request)
             self.api_credits += cost
             self.zoho_tap.meter.charge(cost)
+            self.authenticator.accepted_any = True
             self._token_retry_pending = False
             problem = self.page_problem(response) if status == HTTPStatus.OK else None
             if problem is not None:
@@ -410,6 +411,10 @@ class ZohoStream(RESTStream[ZohoPage]):
             return
 
         if status == HTTPStatus.UNAUTHORIZED and code in TOKEN_CODES:
+            if self._token_retry_pending and self.authenticator.accepted_any:
+                # Zoho took this run's tokens before (so the data centre is right): another
+                # stream's calls used up the fresh one. Refresh again.
+                self._token_retry_pending = False
             if not self._token_retry_pending:
                 self._token_retry_pending = True
                 self.authenticator.invalidate(self.authenticator.token_of(response.request))  # type: ignore[arg-type]

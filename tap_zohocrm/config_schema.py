@@ -261,6 +261,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "max_concurrent_requests",
+        th.IntegerType(minimum=1, maximum=25),
+        default=3,
+        title="Max Concurrent Requests",
+        description=(
+            "API calls in flight at once: module streams are read ahead concurrently (their "
+            "output stays in stream order). Zoho allows per org and app: Free 5, Standard 10, "
+            "Professional 15, Enterprise 20, Ultimate 25, of which at most 10 COQL or Bulk "
+            "calls; other clients of the org share the limit. 1 reads one stream at a time."
+        ),
+    ),
+    th.Property(
         "max_credits_per_run",
         th.IntegerType(minimum=1),
         title="Max Credits Per Run",

@@ -36,6 +36,7 @@ from tap_zohocrm.client import (
     page_info,
     response_payload,
 )
+from tap_zohocrm.concurrency import StateStep, applied
 from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
@@ -188,6 +189,9 @@ class ZohoModuleStream(ZohoStream):
         self._records_emitted = 0
         self._send: t.Any = None
         self._read_label = "Get Records"
+        #: Blocks until the main thread has consumed what this stream's read yielded (set
+        #: by a concurrent read's worker; nothing to wait for in a sequential read).
+        self.catch_up: t.Callable[[], None] = lambda: None
         #: The module's record count, when this run asked Zoho for it (the backfill plan).
         self.module_count: int | None = None
         self._paginator: ZohoPaginator | None = None
@@ -215,11 +219,16 @@ class ZohoModuleStream(ZohoStream):
             self.logger.info("Stream %s skipped: Zoho refused its module (warned above)", self.name)
             return
         try:
-            yield from self.within_budget(self.read_module(context), context)
+            source = self.zoho_tap.reads.source(self)
+            yield from self.within_budget(applied(source), context)
         except ZohoAPIError as ex:
             if not (self.optional() and module_refused(self.module, ex)):
+                self.zoho_tap.reads.shutdown()
                 raise
             self.zoho_tap.refuse_module(self.module, ex)
+        except Exception:
+            self.zoho_tap.reads.shutdown()  # the run fails here: the reads ahead end first
+            raise
 
     # -- schema --------------------------------------------------------------------------
 
@@ -482,16 +491,10 @@ class ZohoModuleStream(ZohoStream):
             # When this run's first call was answered, by Zoho's clock: where a first sync's
             # deletion listing starts (deletions.py).
             self._server_time = answer_time(response)
-        if self._deletion_state is not None:
-            self._note_deletion_start()
         super().validate_response(response)
 
     def _note_deletion_start(self) -> None:
-        """Put where this run's deletion listing starts into the state, once it is known.
-
-        At once, not after the records: a run killed before its deletion pass then resumes
-        from the same point, instead of treating the next run as a first sync.
-        """
+        """Put where this run's deletion listing starts into the state (a state step)."""
         state, started = self._deletion_state, self._server_time
         if state is None or started is None:
             return
@@ -642,6 +645,8 @@ class ZohoModuleStream(ZohoStream):
         return bool(paginator.next_since(response) or info.get("next_page_token"))
 
     def _restart_since(self) -> str | None:
+        # The tracker must have seen every record read so far (a worker waits for that).
+        self.catch_up()
         assert self._tracker is not None
         self._tracker.new_query()
         return self._tracker.safe_value
@@ -750,8 +755,12 @@ class ZohoModuleStream(ZohoStream):
 
     # -- records and bookmarks -----------------------------------------------------------
 
-    def read_module(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """The records (incremental), then the deletions, with the stream's bookmarks."""
+    def read_module(self, context: Context | None) -> Iterator[t.Any]:
+        """The records (incremental), then the deletions, and the state steps between them.
+
+        Runs on a worker when reads are concurrent: it never writes the state itself; each
+        bookmark change is a :class:`StateStep` the main thread runs in record order.
+        """
         state = self.get_context_state(context)
         incremental = self.replication_key is not None
         stored = state.get("replication_key_value") if incremental else None
@@ -774,7 +783,7 @@ class ZohoModuleStream(ZohoStream):
         # below the stored one (it is where an incremental run would resume).
         self._query_since = None if formulas else start
         self._bookmark_floor = parse_instant(stored) if formulas and stored else None
-        self._tracker = tracker = BookmarkTracker(self._query_since, self.logger)
+        self._tracker = BookmarkTracker(self._query_since, self.logger)
         self._server_time = None
         self._records_emitted = 0
         self._previous_page = {}
@@ -795,37 +804,66 @@ class ZohoModuleStream(ZohoStream):
             # First sync of a large module: export it with Bulk Read, then continue over REST
             # from the export's snapshot on (bulk.py); REST from the start if it failed.
             self._tracker = backfill.tracker
-            yield from backfill.records()
-            self._tracker = tracker = backfill.rest_tracker()
-            self._query_since = tracker.start_value
-            self._server_time = self._server_time or backfill.started_at
+            yield from self._noting_deletion_start(backfill.records())
 
-        yield from self.read_records(
-            context, large=backfill is None and (not stored or bool(formulas))
+            def after_export() -> None:
+                # Needs every exported record counted by the tracker: the worker waits.
+                self._tracker = backfill.rest_tracker()
+                self._query_since = self._tracker.start_value
+                self._server_time = self._server_time or backfill.started_at
+
+            yield StateStep(after_export, wait=True)
+
+        yield from self._noting_deletion_start(
+            self.read_records(context, large=backfill is None and (not stored or bool(formulas)))
         )
         if self._wide is not None:
             yield from self.project(self._wide.leftovers())
+        counts: dict[str, int] = {}
 
-        # The records are complete: every record up to the newest instant has been read.
-        final = tracker.final
-        if final is not None and self._above_floor(final):
-            state["replication_key"] = REPLICATION_KEY
-            state["replication_key_value"] = final
-        records = self._records_emitted
+        def records_complete() -> None:
+            # Every record up to the newest instant has been read.
+            final = self._tracker.final if self._tracker is not None else None
+            if final is not None and self._above_floor(final):
+                state["replication_key"] = REPLICATION_KEY
+                state["replication_key_value"] = final
+            counts["records"] = self._records_emitted
+
+        yield StateStep(records_complete)
         deleted_calls = deleted_credits = 0
         if deletions:
             reader = DeletedRecordsReader(self.zoho_tap, self.module)
             yield from self._deletion_records(reader, state, stored, first_sync=first_sync)
             deleted_calls, deleted_credits = reader.api_calls, reader.api_credits
-        self.log_usage(
-            records=records,
-            deletions=self._records_emitted - records,
-            calls=self.api_calls - calls_before,
-            credits=self.api_credits - credits_before,
-            deleted_calls=deleted_calls,
-            deleted_credits=deleted_credits,
-            chunks=chunks,
-        )
+        calls, spent = self.api_calls - calls_before, self.api_credits - credits_before
+
+        def report() -> None:
+            self.log_usage(
+                records=counts["records"],
+                deletions=self._records_emitted - counts["records"],
+                calls=calls,
+                credits=spent,
+                deleted_calls=deleted_calls,
+                deleted_credits=deleted_credits,
+                chunks=chunks,
+            )
+
+        yield StateStep(report)
+
+    def _noting_deletion_start(self, items: Iterable[t.Any]) -> Iterator[t.Any]:
+        """The items, with the deletion listing's start put into the state before the first.
+
+        At once, not after the records: a run killed before its deletion pass then resumes
+        from the same point, instead of treating the next run as a first sync.
+        """
+        pending = self._deletion_state is not None
+        for item in items:
+            if pending:
+                pending = False
+                yield StateStep(self._note_deletion_start)
+            yield item
+        if pending:
+            yield StateStep(self._note_deletion_start)
 
     def _deletion_records(
         self,
@@ -834,7 +872,7 @@ class ZohoModuleStream(ZohoStream):
         stored: str | None,
         *,
         first_sync: bool = False,
-    ) -> Iterator[dict[str, t.Any]]:
+    ) -> Iterator[t.Any]:
         """The deletions since the last sync, oldest first, as ``_sdc_deleted_at`` records.
 
         Every selected property is present (``null``), like every record of the stream, so
@@ -868,10 +906,14 @@ class ZohoModuleStream(ZohoStream):
             record["id"] = str(entry["id"])
             record[DELETED_AT] = entry.get("deleted_time")
             yield record
-        state[DELETED_BOOKMARK] = newest_deletion(entries, since)
-        state[DELETED_SYNCED_AT] = (
-            (self._server_time or datetime.datetime.now(_UTC)).replace(microsecond=0).isoformat()
-        )
+        newest = newest_deletion(entries, since)
+        synced = (self._server_time or datetime.datetime.now(_UTC)).replace(microsecond=0)
+
+        def deletions_complete() -> None:
+            state[DELETED_BOOKMARK] = newest
+            state[DELETED_SYNCED_AT] = synced.isoformat()
+
+        yield StateStep(deletions_complete)
 
     def _from_the_future(self, value: str, record_id: t.Any) -> bool:
         """A Modified_Time later than Zoho's own clock (+1 day) must not become the bookmark.

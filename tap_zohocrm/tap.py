@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import decimal
 import sys
+import threading
 import typing as t
 from functools import cached_property
 from importlib import metadata
@@ -19,6 +20,7 @@ from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.bookmarks import parse_instant
+from tap_zohocrm.concurrency import ConcurrentReads
 from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
@@ -27,6 +29,7 @@ from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
+from tap_zohocrm.sdk_private import write_starting_value
 from tap_zohocrm.settings import describe_settings_errors
 from tap_zohocrm.streams import (
     ContactsStream,
@@ -107,10 +110,47 @@ class TapZohoCRM(Tap):
         #: Modules of the ``modules`` setting that Zoho refused, with the warning given.
         self.refused_modules: dict[str, str] = {}
         self._meter: CreditMeter | None = None
+        self._gate: threading.BoundedSemaphore | None = None
+        self._reads: ConcurrentReads | None = None
         #: Zoho's ``X-API-CREDITS-REMAINING``, once it sends one.
         self.credits_remaining: str | None = None
         super().__init__(*args, **kwargs)
         self._check_start_date()
+
+    @property
+    def request_gate(self) -> threading.BoundedSemaphore:
+        """Held by every API request in flight: at most ``max_concurrent_requests`` at once."""
+        if self._gate is None:
+            self._gate = threading.BoundedSemaphore(self.max_concurrent_requests)
+        return self._gate
+
+    @property
+    def max_concurrent_requests(self) -> int:
+        """``max_concurrent_requests`` (default 3)."""
+        return int(self.config.get("max_concurrent_requests") or 3)
+
+    @property
+    def reads(self) -> ConcurrentReads:
+        """The module streams' reads, started ahead up to ``max_concurrent_requests``."""
+        if self._reads is None:
+            self._reads = ConcurrentReads(self.max_concurrent_requests)
+        return self._reads
+
+    def concurrent_streams(self) -> list[ZohoModuleStream]:
+        """The selected module streams in sync order, their starting bookmarks written.
+
+        Called on the main thread before any read starts ahead (see concurrency.py).
+        """
+        streams = [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, ZohoModuleStream)
+            and stream.selected
+            and stream.module not in self.refused_modules
+        ]
+        for stream in streams:
+            write_starting_value(stream)
+        return streams
 
     @property
     def meter(self) -> CreditMeter:

@@ -12,6 +12,7 @@ checks that the member still exists.
 
 from __future__ import annotations
 
+import threading
 import time
 import typing as t
 
@@ -38,15 +39,29 @@ class BoundedAdapter(HTTPAdapter):
     """
 
     def __init__(
-        self, max_bytes: int = MAX_BODY_BYTES, deadline_seconds: float | None = None
+        self,
+        max_bytes: int = MAX_BODY_BYTES,
+        deadline_seconds: float | None = None,
+        gate: threading.Semaphore | None = None,
     ) -> None:
         """Create the adapter (see the class docstring)."""
         super().__init__()
         self.max_bytes = max_bytes
         self.deadline_seconds = deadline_seconds
+        #: Held while a request is in flight (the tap's ``max_concurrent_requests``).
+        self.gate = gate
 
     @override
     def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, timeout: t.Any = None,
+        **kwargs: t.Any,
+    ) -> requests.Response:  # fmt: skip
+        if self.gate is None:
+            return self._send(request, stream=stream, timeout=timeout, **kwargs)
+        with self.gate:
+            return self._send(request, stream=stream, timeout=timeout, **kwargs)
+
+    def _send(
         self, request: requests.PreparedRequest, stream: bool = False, timeout: t.Any = None,
         **kwargs: t.Any,
     ) -> requests.Response:  # fmt: skip
@@ -86,10 +101,10 @@ def _path(request: requests.PreparedRequest) -> str:
     return (request.path_url or "").split("?", 1)[0]
 
 
-def bounded_session() -> requests.Session:
+def bounded_session(gate: threading.Semaphore | None = None) -> requests.Session:
     """A session whose http and https answers go through :class:`BoundedAdapter`."""
     session = requests.Session()
-    adapter = BoundedAdapter()
+    adapter = BoundedAdapter(gate=gate)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

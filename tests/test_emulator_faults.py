@@ -110,7 +110,13 @@ def test_stats_count_calls_credits_and_statuses(emulator):
     assert emu.stats()["credits"] == 0
     requests.get(f"{api}/settings/modules", headers=headers, timeout=10)
     emu.reset_stats()
-    assert emu.stats() == {"calls": {}, "credits": 0, "status_counts": {}, "requests": 0}
+    assert emu.stats() == {
+        "calls": {},
+        "credits": 0,
+        "status_counts": {},
+        "requests": 0,
+        "max_in_flight": 0,  # the most API calls open at once since the reset
+    }
 
 
 def test_internal_error_has_zoho_shape_and_no_trace(emulator, monkeypatch):

@@ -104,12 +104,20 @@ def test_next_page_is_requested_while_the_page_is_emitted(
     reference_emu = tap_emulator(seed=31, sizes=SIZES, latency_ms=20)
     with monkeypatch.context() as patch:
         patch.setattr(ZohoModuleStream, "request_records", ZohoStream.request_records)
-        sequential = run_tap(tap_config(reference_emu, page_size=PAGE, pagination="page_token"))
+        sequential = run_tap(
+            tap_config(
+                reference_emu, page_size=PAGE, pagination="page_token", max_concurrent_requests=1
+            )
+        )
     sequential_calls = _leads_calls(reference_emu)
 
     emu = tap_emulator(seed=31, sizes=SIZES, latency_ms=20)
     probe = Probe(monkeypatch)
-    run = run_tap(tap_config(emu, page_size=PAGE, pagination="page_token"))
+    # One stream at a time: the prefetch within a stream's read is the subject here
+    # (streams read concurrently: test_tap_concurrency.py).
+    run = run_tap(
+        tap_config(emu, page_size=PAGE, pagination="page_token", max_concurrent_requests=1)
+    )
 
     # Overlap: each page's last record was emitted only once the next request had started.
     assert probe.waits_timed_out == 0

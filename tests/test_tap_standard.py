@@ -43,6 +43,11 @@ def _every_stream_selected() -> dict:
 TestTapZohoCRM = get_tap_test_class(
     TapZohoCRM,
     config=CONFIG,
-    suite_config=SuiteConfig(max_records_limit=None),
+    # The emulator has Quotes (and their Quoted_Items) but no sales orders, invoices or
+    # purchase orders: those line-item streams are empty there, with one warning each.
+    suite_config=SuiteConfig(
+        max_records_limit=None,
+        ignore_no_records_for_streams=["ordered_items", "invoiced_items", "purchase_items"],
+    ),
     catalog=_every_stream_selected(),
 )

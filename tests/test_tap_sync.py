@@ -363,7 +363,8 @@ def test_token_expiring_mid_sync_is_refreshed_once_and_the_call_retried(
     stats = emu.stats()
     refreshes = stats["calls"]["oauth_token"] - 1
     assert refreshes >= 3
-    assert stats["status_counts"]["401"] == refreshes  # one rejected call per expiry
+    # One rejected call per expiry and stream in flight (max_concurrent_requests, 3).
+    assert refreshes <= stats["status_counts"]["401"] <= 3 * refreshes
 
 
 def test_token_refreshed_before_it_expires(tap_emulator, tap_config, run_tap):

@@ -96,6 +96,8 @@ class EmulatorConfig:
         coql_system_keys: Whether COQL rows carry the analytic ``$`` keys Get Records sends
             (``$state``, ``$approval_state``, ``$currency_symbol``, ``$se_module``); Zoho's
             behaviour is unverified, so both settings are served.
+        max_concurrent_calls: API calls the org serves at once (Zoho: 5 Free to 25
+            Ultimate); one more in flight answers 429 TOO_MANY_REQUESTS (None: unlimited).
         daily_credits: The org's 24-hour API credit budget; once spent, every API call
             answers 429 TOO_MANY_REQUESTS (None: unlimited).
         deleted_loop: The deleted-records listing answers its first page for every page,
@@ -145,6 +147,7 @@ class EmulatorConfig:
     coql_max_fields: int = 50
     coql_system_keys: bool = True
     daily_credits: int | None = None
+    max_concurrent_calls: int | None = None
 
     def size_of(self, module: str, *, supported: bool = True) -> int:
         """Return how many records a module starts with.

@@ -201,6 +201,7 @@ class Emulator:
                 "churn_every_calls",
                 "churn_interval_ms",
                 "daily_credits",
+                "max_concurrent_calls",
             ):
                 raise ValueError(f"{name} cannot be null")
             setattr(self.config, name, value)

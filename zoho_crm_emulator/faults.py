@@ -34,6 +34,7 @@ FAULT_SETTINGS = (
     "churn_interval_ms",
     "fail_garbage",
     "daily_credits",
+    "max_concurrent_calls",
 )
 
 #: Useless 200 answers a hostile or broken proxy sends (``garbage_kind``; ``mixed`` rotates).

@@ -205,6 +205,19 @@ class Dispatcher:
         """Run a Zoho API handler behind latency, auth, scopes, faults and credit counting."""
         emu = self.emulator
         emu.counters.count_call(endpoint)
+        with emu.counters.in_flight(emu.config.max_concurrent_calls):
+            return self._served(request, handler, scopes, more_scopes, listing=listing)
+
+    def _served(
+        self,
+        request: Request,
+        handler: Callable[[Request], Response],
+        scopes: list[str],
+        more_scopes: list[str] | None,
+        *,
+        listing: bool,
+    ) -> Response:
+        emu = self.emulator
         emu.faults.delay()
         token = emu.tokens.authenticate(request.headers.get("authorization"))
         emu.tokens.require(token, scopes)

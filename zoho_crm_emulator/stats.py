@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from zoho_crm_emulator.errors import too_many_requests
 
 
 class StatusCounts(dict[str, int]):
@@ -33,6 +37,27 @@ class Stats:
         self._calls: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._credits = 0
+        self._open = 0
+        self._peak = 0
+
+    @contextmanager
+    def in_flight(self, limit: int | None) -> Iterator[None]:
+        """Count one API call in flight; past ``limit`` at once, Zoho's 429.
+
+        Raises:
+            ZohoError: TOO_MANY_REQUESTS when more than ``limit`` calls are open.
+        """
+        with self._lock:
+            self._open += 1
+            self._peak = max(self._peak, self._open)
+            over = limit is not None and self._open > limit
+        try:
+            if over:
+                raise too_many_requests()
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
 
     def count_call(self, endpoint: str) -> None:
         """Count one request to an endpoint key such as ``records:Leads``."""
@@ -56,13 +81,14 @@ class Stats:
             return self._credits
 
     def snapshot(self) -> dict[str, Any]:
-        """Return a copy of the counters (calls, credits, status_counts, requests)."""
+        """A copy of the counters: calls, credits, status_counts, requests, max_in_flight."""
         with self._lock:
             return {
                 "calls": dict(self._calls),
                 "credits": self._credits,
                 "status_counts": StatusCounts(self._statuses),
                 "requests": sum(self._statuses.values()),
+                "max_in_flight": self._peak,
             }
 
     def reset(self) -> None:
@@ -71,3 +97,4 @@ class Stats:
             self._calls.clear()
             self._statuses.clear()
             self._credits = 0
+            self._peak = self._open
