@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks import paging_bench
+from benchmarks import concurrency_bench, paging_bench
 from benchmarks.common import ROOT, fmt_mb, fmt_rate, markdown_table, met_text, ratio_text
 
 NOTES = Path(__file__).with_name("NOTES.md")
@@ -500,6 +500,7 @@ def build(results: dict[str, Any]) -> tuple[str, str]:
         ("target", "target", target_section),
         ("tap", "tap", tap_section),
         ("paging", "paging", paging_bench.section),
+        ("concurrency", "concurrency", concurrency_bench.section),
         ("bulk", "bulk read backfill", bulk_section),
         ("e2e", "end to end", e2e_section),
     ):

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks import (
     bulk_backfill,
+    concurrency_bench,
     e2e_bench,
     paging_bench,
     profiling,
@@ -31,7 +32,7 @@ from benchmarks import (
 from benchmarks.common import BENCH_DIR, git_commit, log, machine
 
 RESULTS = BENCH_DIR / "results.json"
-SECTIONS = ("target", "tap", "paging", "bulk", "e2e", "profile")
+SECTIONS = ("target", "tap", "paging", "concurrency", "bulk", "e2e", "profile")
 
 FULL = {
     "target_records": 100_000,
@@ -43,6 +44,7 @@ FULL = {
     "tap_contacts": 2_000,
     "tap_deals": 1_000,
     "paging_leads": 20_000,
+    "concurrency_records": 4_000,
     "latency_reps": 2,
     "bulk_leads": 100_000,
     "bulk_latency_ms": 20,
@@ -61,6 +63,7 @@ QUICK = {
     "tap_contacts": 400,
     "tap_deals": 200,
     "paging_leads": 4_000,
+    "concurrency_records": 1_000,
     "latency_reps": 1,
     "bulk_leads": 5_000,
     "bulk_latency_ms": 20,
@@ -173,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         if "paging" in chosen:
             data_paging = paging_bench.run(settings["paging_leads"])
             results["paging"] = {"meta": meta, "data": _plain(data_paging)}
+            _save(results)
+        if "concurrency" in chosen:
+            data_concurrency = concurrency_bench.run(settings["concurrency_records"])
+            results["concurrency"] = {"meta": meta, "data": _plain(data_concurrency)}
             _save(results)
         if "bulk" in chosen:
             data_bulk = bulk_backfill.compare(
