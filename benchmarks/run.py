@@ -163,6 +163,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["target"] = {"meta": meta, "data": _plain(data)}
             _save(results)
+            data_narrow = target_bench.run(
+                records=settings["target_records"],
+                reps=settings["reps"],
+                memory_sizes=[],
+                peer_records=settings["peer_records"],
+                peer_reps=settings["peer_reps"],
+                with_peers=False,
+                shape="narrow",
+            )
+            results["target_narrow"] = {"meta": meta, "data": _plain(data_narrow)}
+            _save(results)
         if "tap" in chosen:
             data_tap = tap_bench.run(
                 leads=settings["tap_leads"],

@@ -82,6 +82,8 @@ class TargetResults:
     memory: dict[int, dict[str, float]] = field(default_factory=dict)
     #: Checks that failed (wrong row counts...).
     problems: list[str] = field(default_factory=list)
+    #: The workload's records: ``wide`` (40+ fields) or ``narrow`` (15).
+    shape: str = "wide"
     changed: int = 0
 
 
@@ -103,7 +105,7 @@ def _run(loader: Loader, database: Path, folder: Path, source: Path, tag: str) -
 
 
 def run_sequence(
-    loader: Loader, n: int, work: Path, tag: str, problems: list[str]
+    loader: Loader, n: int, work: Path, tag: str, problems: list[str], shape: str = "wide"
 ) -> dict[str, ProcResult]:
     """Initial, unchanged and changed runs into a fresh database.
 
@@ -122,7 +124,7 @@ def run_sequence(
     database = work / "bench.sqlite"
     out: dict[str, ProcResult] = {}
     for scenario, variant in SCENARIOS:
-        source = workload.workload(n, variant)
+        source = workload.workload(n, variant, shape=shape)
         out[scenario] = _run(loader, database, work, source, f"{tag}-{scenario}")
         rows = _rows(loader.database_file(database), workload.STREAM)
         if rows != n:
@@ -167,6 +169,7 @@ def run(
     peer_records: int,
     peer_reps: int,
     with_peers: bool = True,
+    shape: str = "wide",
 ) -> TargetResults:
     """Run every target benchmark.
 
@@ -177,16 +180,19 @@ def run(
         peer_records: Records of the (smaller) workload the peers run on.
         peer_reps: Repetitions of the peers.
         with_peers: Install and run the peers.
+        shape: The workload's records: ``wide`` (40+ fields) or ``narrow`` (15).
 
     Returns:
         The results.
     """
-    results = TargetResults(records=records, reps=reps, changed=workload.changed_count(records))
+    results = TargetResults(
+        records=records, reps=reps, changed=workload.changed_count(records), shape=shape
+    )
     work = bench_tmp("target-")
     try:
         log(f"Target: workloads of {records:,} records")
         for _, variant in SCENARIOS:
-            workload.workload(records, variant)
+            workload.workload(records, variant, shape=shape)
         loaders = [BASELINE, AUDIT]
         for loader in loaders:
             results.labels[loader.key] = loader.label
@@ -197,7 +203,9 @@ def run(
         for rep in range(reps):
             for loader in loaders:
                 log(f"Target: {loader.label}, repetition {rep + 1}/{reps}")
-                seq = run_sequence(loader, records, work / loader.key, f"r{rep}", results.problems)
+                seq = run_sequence(
+                    loader, records, work / loader.key, f"r{rep}", results.problems, shape
+                )
                 for scenario, result in seq.items():
                     results.seconds[loader.key][scenario].append(result.seconds)
                     results.rss[loader.key][scenario].append(result.max_rss)

@@ -229,12 +229,28 @@ def schema() -> dict[str, Any]:
     return {"type": "object", "properties": properties}
 
 
-def schema_message() -> dict[str, Any]:
-    """The SCHEMA message of the stream."""
+#: The narrow lead: 15 fields (issue 19's second target workload).
+NARROW_FIELDS = (
+    "id", "First_Name", "Last_Name", "Company", "Email", "Phone", "Lead_Source",
+    "Lead_Status", "Description", "Annual_Revenue", "No_of_Employees", "Email_Opt_Out",
+    "Owner", "Created_Time", "Modified_Time",
+)  # fmt: skip
+SHAPES = ("wide", "narrow")
+
+
+def _narrow(properties: dict[str, Any]) -> dict[str, Any]:
+    return {name: properties[name] for name in NARROW_FIELDS}
+
+
+def schema_message(shape: str = "wide") -> dict[str, Any]:
+    """The SCHEMA message of the stream (``narrow``: the 15 fields only)."""
+    full = schema()
+    if shape == "narrow":
+        full = {**full, "properties": _narrow(full["properties"])}
     return {
         "type": "SCHEMA",
         "stream": STREAM,
-        "schema": schema(),
+        "schema": full,
         "key_properties": ["id"],
         "bookmark_properties": ["Modified_Time"],
     }
@@ -354,7 +370,9 @@ def _state(modified_time: str) -> dict[str, Any]:
     }
 
 
-def write_workload(path: Path, n: int, variant: str = "initial", seed: int = SEED) -> None:
+def write_workload(
+    path: Path, n: int, variant: str = "initial", seed: int = SEED, shape: str = "wide"
+) -> None:
     """Write the Singer messages of a variant to ``path``.
 
     Args:
@@ -362,12 +380,13 @@ def write_workload(path: Path, n: int, variant: str = "initial", seed: int = SEE
         n: Number of records.
         variant: ``initial`` or ``changed``.
         seed: Seed of the set.
+        shape: ``wide`` (40+ fields) or ``narrow`` (15).
     """
-    if variant not in ("initial", "changed"):
-        msg = f"unknown variant {variant!r}"
+    if variant not in ("initial", "changed") or shape not in SHAPES:
+        msg = f"unknown variant {variant!r} or shape {shape!r}"
         raise ValueError(msg)
     with open(path, "w", encoding="utf-8") as handle:
-        _write(handle, schema_message())
+        _write(handle, schema_message(shape))
         emitted = 0
         last = ""
         order: list[tuple[int, int | None]] = []
@@ -378,6 +397,8 @@ def write_workload(path: Path, n: int, variant: str = "initial", seed: int = SEE
             order += [(i, rank) for rank, i in enumerate(i for i in range(n) if is_changed(i))]
         for i, rank in order:
             record = lead(i, n, seed=seed, changed_rank=rank)
+            if shape == "narrow":
+                record = _narrow(record)
             _write(
                 handle,
                 {
@@ -395,21 +416,23 @@ def write_workload(path: Path, n: int, variant: str = "initial", seed: int = SEE
             _write(handle, _state(last))
 
 
-def workload(n: int, variant: str = "initial", seed: int = SEED) -> Path:
+def workload(n: int, variant: str = "initial", seed: int = SEED, shape: str = "wide") -> Path:
     """The cached workload file, written first if missing.
 
     Args:
         n: Number of records.
         variant: ``initial`` or ``changed``.
         seed: Seed of the set.
+        shape: ``wide`` or ``narrow``.
 
     Returns:
         Path of the file under ``.bench/data/``.
     """
-    path = bench_path("data", f"leads-v{VERSION}-s{seed}-{n}-{variant}.jsonl")
+    suffix = "" if shape == "wide" else f"-{shape}"
+    path = bench_path("data", f"leads-v{VERSION}-s{seed}-{n}-{variant}{suffix}.jsonl")
     if not path.exists():
         partial = path.with_suffix(f".partial{os.getpid()}")
-        write_workload(partial, n, variant, seed)
+        write_workload(partial, n, variant, seed, shape)
         partial.replace(path)
     return path
 
