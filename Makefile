@@ -17,8 +17,11 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
+# every process would otherwise compile its imports again (about 0.9 s per tap or target run).
 $(BIN)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet --python $(PYTHON)
+	$(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
+	$(BIN)/python -m compileall -q -j 0 tap_zohocrm target_sqlite_audit zoho_crm_emulator zoho_crm_insights
 	touch $@
 
 install: $(BIN)/.installed
