@@ -18,10 +18,11 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
-from tap_zohocrm.bookmarks import keyset_since, parse_instant
+from tap_zohocrm.bookmarks import keyset_since, parse_instant, to_header_value
 from tap_zohocrm.credits import CreditBudgetReached, request_cost
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 from tap_zohocrm.hosts import without_credentials
@@ -596,18 +597,53 @@ class ZohoStream(RESTStream[ZohoPage]):
 
         return t.cast("RequestFunc", request)
 
-    def send_coql(self, query: str) -> requests.Response:
-        """One ``POST /coql`` through the stream's retries, errors and credit accounting."""
-        prepared = self.build_prepared_request(
-            method="POST",
-            url=f"{self.url_base}/coql",
-            json={"select_query": query},
-            headers={**self.http_headers, "Content-Type": "application/json"},
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, t.Any] | None = None,
+        body: dict[str, t.Any] | None = None,
+        modified_since: str | None = None,
+    ) -> requests.Response:
+        """One call outside the SDK's paging loop (the one way every other call is sent).
+
+        Same retries, token refresh, error sentences, credit meter and request gate as the
+        stream's own calls.
+
+        Args:
+            method: ``GET`` or ``POST``.
+            path: Below ``/crm/v8`` (``/Leads``, ``/coql``).
+            params: Query parameters (commas kept readable).
+            body: A JSON body.
+            modified_since: ``If-Modified-Since``, if any.
+
+        Returns:
+            The validated response.
+        """
+        headers = dict(self.http_headers)
+        if modified_since:
+            headers["If-Modified-Since"] = to_header_value(modified_since)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = HTTPRequest(
+            url=self.url_base + path, headers=headers, params=params or {}, safe_query_chars=","
         )
-        send = self.__dict__.get("_coql_send")
-        if send is None:
-            send = self.__dict__["_coql_send"] = self.request_decorator(self._request)
-        return t.cast("requests.Response", send(prepared, None))
+        prepared = self.build_prepared_request(
+            method=method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            json=body,
+        )
+        sender = self.__dict__.get("_sender")
+        if sender is None:
+            sender = self.__dict__["_sender"] = self.request_decorator(self._request)
+        return t.cast("requests.Response", sender(prepared, None))
+
+    def send_coql(self, query: str) -> requests.Response:
+        """One ``POST /coql``."""
+        return self.send("POST", "/coql", body={"select_query": query})
 
     # -- API economy ---------------------------------------------------------------------
 

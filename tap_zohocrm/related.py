@@ -16,7 +16,6 @@ import json
 import typing as t
 
 from singer_sdk import typing as th
-from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant, to_header_value
@@ -68,7 +67,6 @@ class PerRecordStream(ZohoStream):
         """Create the stream from its declaration (or a schema built at discovery)."""
         super().__init__(tap, schema=schema or self.properties.to_dict())
         self.what = f"the {self.parent_module} {self.name}"
-        self._send: t.Any = None
         #: Zoho's clock at the first listing call of this run.
         self._listed_at: datetime.datetime | None = None
 
@@ -86,16 +84,7 @@ class PerRecordStream(ZohoStream):
         """
         self.path = path  # for the SDK's metrics and our error sentences
         self.records_key, self.paged = records_key, bool(records_key)
-        headers = dict(self.http_headers)
-        if since:
-            headers["If-Modified-Since"] = to_header_value(since)
-        request = HTTPRequest(url=self.url_base + path, headers=headers, params=params)
-        prepared = self.build_prepared_request(
-            method="GET", url=request.url, params=request.encode_params(), headers=request.headers
-        )
-        if self._send is None:
-            self._send = self.request_decorator(self._request)
-        return t.cast("requests.Response", self._send(prepared, None))
+        return self.send("GET", path, params=params, modified_since=since)
 
     def changed_parents(self, since: str | None) -> Iterator[tuple[str, str]]:
         """(id, Modified_Time) of the parents modified after ``since``, oldest first.

@@ -187,7 +187,6 @@ class ZohoModuleStream(ZohoStream):
         self._deletion_state: dict[str, t.Any] | None = None
         self._stored_bookmark: str | None = None
         self._records_emitted = 0
-        self._send: t.Any = None
         self._read_label = "Get Records"
         #: Blocks until the main thread has consumed what this stream's read yielded (set
         #: by a concurrent read's worker; nothing to wait for in a sequential read).
@@ -400,23 +399,7 @@ class ZohoModuleStream(ZohoStream):
         Returns:
             The validated response.
         """
-        request = HTTPRequest(
-            url=self.get_url(None),
-            headers=dict(self.http_headers),
-            params=params,
-            safe_query_chars=",",
-        )
-        if modified_since:
-            request.headers["If-Modified-Since"] = to_header_value(modified_since)
-        prepared = self.build_prepared_request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-        )
-        if self._send is None:
-            self._send = self.request_decorator(self._request)
-        return t.cast("requests.Response", self._send(prepared, None))
+        return self.send("GET", self.path or "", params=params, modified_since=modified_since)
 
     def read_records(self, context: Context | None, *, large: bool) -> Iterator[dict[str, t.Any]]:
         """The records from ``_query_since`` on, through COQL when it applies, else REST.
