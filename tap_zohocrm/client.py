@@ -660,11 +660,13 @@ class ZohoStream(RESTStream[ZohoPage]):
         """
         meter = self.zoho_tap.meter
         if meter.stopped:
+            self.zoho_tap.reads.shutdown()
             self.logger.info("Stream %s not read: the run stopped spending credits", self.name)
             return
         try:
             yield from records
         except CreditBudgetReached:
+            self.zoho_tap.reads.shutdown()
             self.get_context_state(context).pop("progress_markers", None)
             names = list(self.zoho_tap.streams)
             later = [

@@ -172,11 +172,12 @@ class ConcurrentReads:
         self._workers: dict[str, _Worker] = {}
         self._active = 0
         self._consumed: list[_Worker] = []
+        self._closed = False
         self._lock = threading.Lock()
 
     def source(self, stream: ZohoModuleStream) -> t.Iterable[t.Any]:
         """The stream's read: from its worker when reads run concurrently, else in place."""
-        if self.limit <= 1:
+        if self.limit <= 1 or self._closed:
             return stream.read_module(None)
         with self._lock:
             if self._pending is None:
@@ -191,8 +192,12 @@ class ConcurrentReads:
         return worker.items()
 
     def shutdown(self) -> None:
-        """Stop every read ahead (the run failed): no call starts, none logs after the error."""
+        """Stop every read ahead: the run failed, or stopped spending credits.
+
+        Later streams are read in place; no read ahead logs after the error sentence.
+        """
         with self._lock:
+            self._closed = True
             self._pending = []
             workers = list(self._workers.values()) + list(self._consumed)
         for worker in workers:
