@@ -103,7 +103,10 @@ def test_a_storm_of_faults_changes_no_byte_of_the_output(emulator_factory, tmp_p
     assert 0.03 * calls < failed_429 < 0.2 * calls
     assert 0 < failed_500 < 0.12 * calls
     assert expired >= 2  # the access token died mid-sync (every 50 calls) ...
-    assert stats["calls"]["oauth_token"] == 1 + expired  # ... and was refreshed once each time
+    # ... and was refreshed once per expiry: each expiry rejects one call per stream read
+    # concurrently (max_concurrent_requests 3), one refresh serves them all.
+    refreshes = stats["calls"]["oauth_token"] - 1
+    assert 1 <= refreshes <= expired <= 3 * refreshes
     stderr = stormy.stderr.decode()
     assert "Retrying GET /Leads" in stderr
     assert "Access token rejected by Zoho; retrying with a fresh one" in stderr
