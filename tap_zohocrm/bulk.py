@@ -54,7 +54,7 @@ from tap_zohocrm.client import (
 )
 from tap_zohocrm.credits import BULK_JOB
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, describe_zoho_error
-from tap_zohocrm.schema import REPLICATION_KEY, SYSTEM_KEYS
+from tap_zohocrm.schema import CUSTOM_DISPLAY_FIELD, DISPLAY_FIELDS, REPLICATION_KEY, SYSTEM_KEYS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -98,29 +98,6 @@ DOWNLOADS_PER_MINUTE = 10
 BULK_READ_PATH = f"/crm/bulk/{API_VERSION}/read"
 BULK_SCOPE = "ZohoCRM.bulk.READ"
 
-#: The field that names a record of each standard module: the ``name`` of a lookup to it in
-#: Get Records, exported by Bulk Read as ``Lookup.<field>``. Custom modules use ``Name``.
-DISPLAY_FIELDS: dict[str, str] = {
-    "Leads": "Full_Name",
-    "Contacts": "Full_Name",
-    "Accounts": "Account_Name",
-    "Deals": "Deal_Name",
-    "Campaigns": "Campaign_Name",
-    "Products": "Product_Name",
-    "Vendors": "Vendor_Name",
-    "Price_Books": "Price_Book_Name",
-    "Quotes": "Subject",
-    "Sales_Orders": "Subject",
-    "Purchase_Orders": "Subject",
-    "Invoices": "Subject",
-    "Tasks": "Subject",
-    "Calls": "Subject",
-    "Cases": "Subject",
-    "Events": "Event_Title",
-    "Meetings": "Event_Title",
-    "Solutions": "Solution_Title",
-}
-CUSTOM_DISPLAY_FIELD = "Name"
 #: Owner and user lookups: Get Records renders ``{name, id, email}``; Bulk Read exports these
 #: user fields, ``name`` being ``first_name last_name``.
 USER_COLUMNS = ("first_name", "last_name", "email")

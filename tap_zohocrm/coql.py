@@ -17,7 +17,14 @@ import dataclasses
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, SYSTEM_KEYS, lookup_target
+from tap_zohocrm.schema import (
+    CUSTOM_DISPLAY_FIELD,
+    DELETED_AT,
+    DISPLAY_FIELDS,
+    REPLICATION_KEY,
+    SYSTEM_KEYS,
+    lookup_target,
+)
 
 __all__ = [
     "LADDER",
@@ -37,26 +44,6 @@ LADDER = (200, 1_000, 2_000)
 NOT_IN_COQL = frozenset({"Notes"})
 #: Lookups whose target module differs per record (``$se_module``).
 MULTI_MODULE_LOOKUPS = frozenset({"What_Id", "Parent_Id"})
-#: The field a module's records are named by in lookups (custom modules: ``Name``).
-DISPLAY_FIELDS: Mapping[str, str] = {
-    "Leads": "Full_Name",
-    "Contacts": "Full_Name",
-    "Accounts": "Account_Name",
-    "Deals": "Deal_Name",
-    "Campaigns": "Campaign_Name",
-    "Products": "Product_Name",
-    "Vendors": "Vendor_Name",
-    "Price_Books": "Price_Book_Name",
-    "Quotes": "Subject",
-    "Sales_Orders": "Subject",
-    "Purchase_Orders": "Subject",
-    "Invoices": "Subject",
-    "Cases": "Subject",
-    "Solutions": "Solution_Title",
-    "Tasks": "Subject",
-    "Calls": "Subject",
-    "Events": "Event_Title",
-}
 #: Get Records' user-lookup keys -> the users' COQL columns.
 _USER_KEYS = (("name", "full_name"), ("id", None), ("email", "email"))
 
@@ -108,7 +95,7 @@ def plan_fields(
             if target is None:
                 unsupported.append(f"{name} (the catalog does not say which module it points at)")
                 continue
-            display = DISPLAY_FIELDS.get(target, "Name")
+            display = DISPLAY_FIELDS.get(target, CUSTOM_DISPLAY_FIELD)
             reads.append(FieldRead(name, (name, f"{name}.{display}"), "lookup"))
         else:
             reads.append(FieldRead(name, (name,)))

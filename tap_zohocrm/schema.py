@@ -29,7 +29,9 @@ from pathlib import Path
 
 __all__ = [
     "COMPUTED_MARKER",
+    "CUSTOM_DISPLAY_FIELD",
     "DELETED_AT",
+    "DISPLAY_FIELDS",
     "LOOKUP_MARKER",
     "REPLICATION_KEY",
     "computed_properties",
@@ -47,6 +49,29 @@ DELETED_AT = "_sdc_deleted_at"
 COMPUTED_MARKER = "Zoho computed field"
 #: Start of the ``description`` of a lookup: the module it points at (COQL asks for its name).
 LOOKUP_MARKER = "Zoho lookup to "
+#: The field that names a record of each standard module: the ``name`` of a lookup to it in
+#: Get Records, exported by Bulk Read as ``Lookup.<field>``. Custom modules use ``Name``.
+DISPLAY_FIELDS: dict[str, str] = {
+    "Leads": "Full_Name",
+    "Contacts": "Full_Name",
+    "Accounts": "Account_Name",
+    "Deals": "Deal_Name",
+    "Campaigns": "Campaign_Name",
+    "Products": "Product_Name",
+    "Vendors": "Vendor_Name",
+    "Price_Books": "Price_Book_Name",
+    "Quotes": "Subject",
+    "Sales_Orders": "Subject",
+    "Purchase_Orders": "Subject",
+    "Invoices": "Subject",
+    "Tasks": "Subject",
+    "Calls": "Subject",
+    "Cases": "Subject",
+    "Events": "Event_Title",
+    "Meetings": "Event_Title",
+    "Solutions": "Solution_Title",
+}
+CUSTOM_DISPLAY_FIELD = "Name"
 #: Zoho data types whose values change without ``Modified_Time`` changing.
 COMPUTED_TYPES = ("formula", "rollup_summary")
 
