@@ -315,7 +315,8 @@ def tap_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "`auto` is the defaults (COQL; Bulk Read above 20,000 records, so not here). The "
         "emulator's Leads have 48 fields and 7 lookups: 58 COQL columns, two batches of 50 "
         "(each at the LIMIT's price); `coql_max_fields 100` shows one batch, for an org whose "
-        "COQL accepts wider queries (unverified). Formula refresh: `refresh_formula_fields` on "
+        "COQL accepts wider queries (unverified; this emulator runs with "
+        "`--coql-max-fields 100`). Formula refresh: `refresh_formula_fields` on "
         "an incremental run (every lead re-read for its formula).",
         "",
         markdown_table(

@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-concurrent-calls", type=int, help="API calls served at once; more answer 429"
     )
+    serve.add_argument(
+        "--coql-max-fields", type=int, default=50, help="columns a COQL SELECT may name"
+    )
     serve.add_argument("--bulk-job-seconds", type=float, default=1.0, help="Bulk Read job time")
     serve.add_argument("--bulk-page-size", type=int, default=200_000, help="records per job")
     serve.add_argument(
@@ -123,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         fail_500=args.fail_500,
         latency_ms=args.latency_ms,
         max_concurrent_calls=args.max_concurrent_calls,
+        coql_max_fields=args.coql_max_fields,
         bulk_job_seconds=args.bulk_job_seconds,
         bulk_page_size=args.bulk_page_size,
         churn_every_calls=args.churn_every_calls,
