@@ -134,3 +134,34 @@ class RequestLog:
 
     def clear(self):
         self.requests.clear()
+
+
+# ---- a tap process killed mid-run -----------------------------------------------------------
+
+
+def run_tap_until_killed(tap, config_path, kill_at):
+    """Run the tap process and SIGKILL it at the first STATE for which ``kill_at(value)`` is
+    true; return the complete lines it wrote (what a target would have received)."""
+    import os
+    import signal
+    import subprocess
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [tap, "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        message = json.loads(line)
+        if message["type"] == "STATE" and kill_at(message["value"]):
+            process.send_signal(signal.SIGKILL)
+            break
+    lines.extend(process.stdout.readlines())  # whatever was written before the kill
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    return [json.loads(line) for line in lines if line.endswith(b"\n")]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tap_complete_kit import run_tap_until_killed
 
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.client import ZohoStream
@@ -105,27 +105,14 @@ def test_sigkill_with_concurrent_reads_then_resume_loses_nothing(
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [TAP, "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    lines = []
-    states = 0
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
-        message = json.loads(line)
-        if message["type"] == "STATE" and message["value"].get("bookmarks", {}).get("contacts"):
-            states += 1
-            if states == 3:  # inside the third stream, the later ones read ahead
-                process.send_signal(signal.SIGKILL)
-                break
-    lines.extend(process.stdout.readlines())
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-    first = [json.loads(line) for line in lines if line.endswith(b"\n")]
+    seen_states = []
+
+    def third_contacts_state(state):  # inside the third stream; the later ones read ahead
+        if state.get("bookmarks", {}).get("contacts"):
+            seen_states.append(state)
+        return len(seen_states) == 3
+
+    first = run_tap_until_killed(TAP, config_path, third_contacts_state)
     assert_valid_singer_order(first)
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))

@@ -2,10 +2,11 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from tap_complete_kit import run_tap_until_killed
 
 TAP = str(Path(sys.executable).parent / "tap-zohocrm")
 
@@ -24,31 +25,14 @@ def test_sigkill_half_way_then_resume_from_the_last_state(tap_emulator, tap_conf
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(tap_config(emu, page_size=100)))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    leads_states = []
 
-    process = subprocess.Popen(
-        [TAP, "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    lines = []
-    leads_states = 0
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
-        message = json.loads(line)
-        if message["type"] == "STATE" and "leads" in message["value"].get("bookmarks", {}):
-            bookmark = message["value"]["bookmarks"]["leads"]
-            if bookmark.get("replication_key_value"):
-                leads_states += 1
-                if leads_states == 8:
-                    process.send_signal(signal.SIGKILL)
-                    break
-    lines.extend(process.stdout.readlines())  # whatever was written before the kill
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    def eighth_leads_state(state):
+        if state.get("bookmarks", {}).get("leads", {}).get("replication_key_value"):
+            leads_states.append(state)
+        return len(leads_states) == 8
 
-    first = [json.loads(line) for line in lines if line.endswith(b"\n")]
+    first = run_tap_until_killed(TAP, config_path, eighth_leads_state)
     everything = {r["id"] for r in emu.records("Leads")}
     seen = {m["record"]["id"] for m in first if m["type"] == "RECORD" and m["stream"] == "leads"}
     assert 0 < len(seen) < len(everything)  # really killed half-way
