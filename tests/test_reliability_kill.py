@@ -156,9 +156,8 @@ class Pipeline:
 
     def _wait_for_sync_row(self, before: int) -> None:
         """Wait until the target has started its sync (so the kill leaves a sync_log row)."""
-        deadline = time.monotonic() + 60
+        # No deadline of its own: pytest-timeout ends a test that hangs here.
         while self.sync_count() <= before:
-            assert time.monotonic() < deadline, "the target never started its sync"
             time.sleep(0.01)
 
     def sync_count(self) -> int:

@@ -55,11 +55,16 @@ class FaultInjector:
         self._garbage = 0
         self._listings = 0
 
-    def delay(self) -> None:
-        """Sleep for the configured latency (outside any lock, so calls overlap)."""
+    def delay(self) -> float:
+        """Sleep for the configured latency (outside any lock, so calls overlap).
+
+        Returns:
+            The milliseconds slept.
+        """
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000)
+        return max(0.0, latency)
 
     def bulk_job_fails(self) -> bool:
         """Return whether a new Bulk Read job should end in FAILURE."""

@@ -218,7 +218,7 @@ class Dispatcher:
         listing: bool,
     ) -> Response:
         emu = self.emulator
-        emu.faults.delay()
+        emu.counters.add_latency(emu.faults.delay())
         token = emu.tokens.authenticate(request.headers.get("authorization"))
         emu.tokens.require(token, scopes)
         if more_scopes:

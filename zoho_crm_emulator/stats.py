@@ -39,6 +39,7 @@ class Stats:
         self._credits = 0
         self._open = 0
         self._peak = 0
+        self._latency_ms = 0.0
 
     @contextmanager
     def in_flight(self, limit: int | None) -> Iterator[None]:
@@ -58,6 +59,11 @@ class Stats:
         finally:
             with self._lock:
                 self._open -= 1
+
+    def add_latency(self, milliseconds: float) -> None:
+        """Count the latency added to one API call."""
+        with self._lock:
+            self._latency_ms += milliseconds
 
     def count_call(self, endpoint: str) -> None:
         """Count one request to an endpoint key such as ``records:Leads``."""
@@ -81,7 +87,7 @@ class Stats:
             return self._credits
 
     def snapshot(self) -> dict[str, Any]:
-        """A copy of the counters: calls, credits, status_counts, requests, max_in_flight."""
+        """A copy of the counters: calls, credits, statuses, requests, in flight, latency."""
         with self._lock:
             return {
                 "calls": dict(self._calls),
@@ -89,6 +95,7 @@ class Stats:
                 "status_counts": StatusCounts(self._statuses),
                 "requests": sum(self._statuses.values()),
                 "max_in_flight": self._peak,
+                "latency_ms": self._latency_ms,
             }
 
     def reset(self) -> None:
@@ -98,3 +105,4 @@ class Stats:
             self._statuses.clear()
             self._credits = 0
             self._peak = self._open
+            self._latency_ms = 0.0
