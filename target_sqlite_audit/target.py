@@ -6,18 +6,15 @@ import copy
 import gc
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
 import typing as t
 from contextlib import contextmanager
 
-from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.metrics import METRICS_LOGGER_NAME
-from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
 from target_sqlite_audit.config_schema import CONFIG_SCHEMA, DEFAULT_DATABASE
@@ -25,11 +22,16 @@ from target_sqlite_audit.errors import (
     AuditError,
     InputError,
     RecordBeforeSchemaError,
-    StorageError,
     TerminatedError,
 )
+from target_sqlite_audit.failures import (
+    describe_failure,
+    first_line,
+    redacting_filter,
+    without_sink_setup_noise,
+)
 from target_sqlite_audit.policy import HistoryPolicy
-from target_sqlite_audit.reader import AuditReader, stream_hint
+from target_sqlite_audit.reader import AuditReader
 from target_sqlite_audit.report import format_run_summary, redact
 from target_sqlite_audit.sinks import AuditSink
 from target_sqlite_audit.store import AuditStore, BatchCounts
@@ -104,12 +106,12 @@ class TargetSqliteAudit(Target):
         )
         # One SQLite connection, one writer: sinks are drained one after another.
         self.max_parallelism = 1
-        self.logger.addFilter(_without_sink_setup_noise)
+        self.logger.addFilter(without_sink_setup_noise)
         if self.redact_pii:
             # singer-sdk's METRIC lines carry stream names (free text) in their tags.
             metrics_logger = logging.getLogger(METRICS_LOGGER_NAME)
-            if _redacting_filter not in metrics_logger.filters:
-                metrics_logger.addFilter(_redacting_filter)
+            if redacting_filter not in metrics_logger.filters:
+                metrics_logger.addFilter(redacting_filter)
         if isinstance(self.message_reader, AuditReader):
             self.message_reader.listener = self
             reader = self.message_reader
@@ -386,7 +388,7 @@ class TargetSqliteAudit(Target):
             raise
         except (ValueError, OSError, EOFError, NotImplementedError) as exc:
             msg = f"{where} names a file that cannot be read as {encoding['format']} records: "
-            raise InputError(f"{msg}{type(exc).__name__}: {_first_line(exc)}.") from exc
+            raise InputError(f"{msg}{type(exc).__name__}: {first_line(exc)}.") from exc
         finally:
             self._batch_stream = None
 
@@ -464,46 +466,7 @@ class TargetSqliteAudit(Target):
 
     def _describe(self, exc: BaseException, line: int, raw: bytes | str | None) -> AuditError:
         """Map any exception to an :class:`AuditError` with one sentence."""
-        if isinstance(exc, AuditError):
-            return exc
-        stream = stream_hint(raw)
-        where = f" (stream {stream!r})" if stream else ""
-        if isinstance(exc, KeyboardInterrupt):
-            return TerminatedError(
-                f"Stopped by SIGINT at input line {line}; everything committed up to the "
-                "last emitted STATE is kept.",
-                signal.SIGINT,
-            )
-        if isinstance(exc, UnicodeDecodeError):
-            return InputError(f"Line {line + 1} is not valid UTF-8 text.")
-        if isinstance(exc, InvalidJSONSchema):
-            return InputError(
-                f"The SCHEMA on line {line}{where} is not a valid JSON schema: {_first_line(exc)}."
-            )
-        if isinstance(exc, InvalidInputLine):
-            return InputError(
-                f"Line {line}{where} is not a valid Singer message: {_first_line(exc)}."
-            )
-        if isinstance(exc, sqlite3.Error):
-            return StorageError(f"Writing to {self.config.get('database')} failed: {exc}.")
-        if isinstance(exc, OSError):
-            return StorageError(f"Input/output failed at line {line}{where}: {exc}.")
-        if isinstance(exc, RecursionError):
-            return InputError(
-                f"Line {line}{where} nests objects or schemas too deeply to process; flatten "
-                "them (at most a few hundred levels)."
-            )
-        if isinstance(exc, ValueError) and "Duplicate column name" in str(exc):
-            return InputError(
-                f"The SCHEMA on line {line}{where} cannot be flattened: {_first_line(exc)} "
-                "(a property and a flattened object make the same name); rename one or "
-                "lower flattening_max_depth."
-            )
-        self.logger.error("Unexpected %s at input line %d", type(exc).__name__, line, exc_info=exc)
-        return InputError(
-            f"Processing line {line}{where} failed unexpectedly: "
-            f"{type(exc).__name__}: {_first_line(exc)}."
-        )
+        return describe_failure(exc, line, raw, str(self.config.get("database")), self.logger)
 
     def _fail(self, error: AuditError, original: BaseException) -> None:
         """Log the sentence, mark the sync failed/interrupted, release the database."""
@@ -598,35 +561,6 @@ class TargetSqliteAudit(Target):
             pending, self._pending_signal = self._pending_signal, None
             if pending is not None and not self._defer_depth and not drop:
                 self._handle_termination(pending, None)
-
-
-def _redacting_filter(record: logging.LogRecord) -> bool:
-    """Logging filter: redact e-mail addresses and phone numbers in a log line.
-
-    Returns:
-        Always True (the line is kept, redacted).
-    """
-    message = record.getMessage()
-    redacted = redact(message)
-    if redacted != message:
-        record.msg, record.args = redacted, None
-    return True
-
-
-def _without_sink_setup_noise(record: logging.LogRecord) -> bool:
-    """Logging filter: drop the SDK's "Error initializing target sink ..." line.
-
-    singer-sdk logs it before re-raising any error of a sink's ``setup`` (where the
-    target creates a stream's tables). It names the target instead of the stream and
-    says nothing the next line does not: the failure is logged right after as one
-    sentence naming the stream and the line (or, if unexpected, with its traceback).
-    """
-    return record.msg != "Error initializing target sink '%s'"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if exc.args else type(exc).__name__
-    return text.strip().splitlines()[0].rstrip(".") if text.strip() else type(exc).__name__
 
 
 __all__ = ["DEFAULT_DATABASE", "TargetSqliteAudit"]
