@@ -1,4 +1,6 @@
-"""The ``modules`` setting: extra modules checked against ``/settings/modules``.
+"""Modules: the ``modules`` setting, stream names, field metadata, and modules Zoho refuses.
+
+The ``modules`` setting's extra modules are checked against ``/settings/modules``.
 
 Zoho lists every module of the org there, with ``api_supported`` telling whether the REST API
 serves its records (Home, Feeds, Reports, ... do not). A name in ``modules`` must be the API
@@ -8,15 +10,92 @@ naming the valid ones, before any record is read.
 
 from __future__ import annotations
 
+import re
 import typing as t
+from http import HTTPStatus
+
+from typing_extensions import override
 
 from tap_zohocrm.client import SettingsReader
-from tap_zohocrm.errors import ZohoConfigError
+from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["ModulesMetadataReader", "resolve_modules"]
+    from singer_sdk.helpers.types import Context
+
+__all__ = [
+    "KNOWN_REFUSING_MODULES",
+    "FieldsMetadataStream",
+    "ModulesMetadataReader",
+    "module_refused",
+    "resolve_modules",
+    "stream_name_for",
+]
+
+#: Modules Zoho lists as API-supported whose records endpoint is known to refuse every call.
+KNOWN_REFUSING_MODULES = frozenset(
+    {
+        "CTI_Entry",
+        "Email_Analytics",
+        "Email_Template_Analytics",
+        "Functions__s",
+        "Email_Sentiment",
+        "Locking_Information__s",
+    }
+)
+#: Zoho codes that mean "this org or user cannot read this module at all".
+MODULE_REFUSED_CODES = frozenset(
+    {"INVALID_MODULE", "NO_PERMISSION", "FEATURE_NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_ALLOWED"}
+)
+
+
+def module_refused(module: str, ex: ZohoAPIError) -> bool:
+    """Whether an error says the module cannot be read at all (not a passing failure)."""
+    if isinstance(ex, ZohoScopeError) or ex.status is None:
+        return False
+    if ex.code in MODULE_REFUSED_CODES or ex.status == HTTPStatus.FORBIDDEN:
+        return True
+    return module in KNOWN_REFUSING_MODULES and HTTPStatus.BAD_REQUEST <= ex.status < 500
+
+
+def stream_name_for(module: str) -> str:
+    """Stream name of a module: its API name in snake case (``Leads`` -> ``leads``).
+
+    Args:
+        module: Module API name, e.g. ``Price_Books`` or ``SalesOrders``.
+
+    Returns:
+        E.g. ``price_books``, ``sales_orders``.
+    """
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module)
+    return re.sub(r"_+", "_", name).lower()
+
+
+class FieldsMetadataStream(SettingsReader):
+    """Reads ``/settings/fields?module=...``; used by the tap to build schemas, never synced."""
+
+    name = "_zoho_settings_fields"
+    path = "/settings/fields"
+    required_scope = "ZohoCRM.settings.fields.READ"
+    records_key = "fields"
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        assert context is not None
+        return {"module": context["module"]}
+
+    def fetch(self, module: str) -> list[dict[str, t.Any]]:
+        """The field metadata of one module (one API call).
+
+        Args:
+            module: Module API name.
+
+        Returns:
+            The ``fields`` list.
+        """
+        self.what = f"the {module} field metadata"
+        return list(self.request_records({"module": module}))
 
 
 class ModulesMetadataReader(SettingsReader):

@@ -13,7 +13,6 @@ of the ``modules`` setting are instances of it. One stream run reads, in this or
 from __future__ import annotations
 
 import datetime
-import re
 import typing as t
 from http import HTTPStatus
 
@@ -22,9 +21,6 @@ from typing_extensions import override
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
-from tap_zohocrm.client import (
-    SettingsReader,
-)
 from tap_zohocrm.concurrency import StateStep, applied
 from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
@@ -35,8 +31,14 @@ from tap_zohocrm.deletions import (
     newest_deletion,
     warn_if_retention_passed,
 )
-from tap_zohocrm.errors import ZohoAPIError, ZohoScopeError
+from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.module_pages import ModulePagesStream
+from tap_zohocrm.modules import (
+    KNOWN_REFUSING_MODULES,
+    FieldsMetadataStream,
+    module_refused,
+    stream_name_for,
+)
 from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, SYSTEM_KEYS, computed_properties
 from tap_zohocrm.wide import ChunkedReader
 
@@ -46,32 +48,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
     from tap_zohocrm.tap import TapZohoCRM
-
-#: Modules Zoho lists as API-supported whose records endpoint is known to refuse every call.
-KNOWN_REFUSING_MODULES = frozenset(
-    {
-        "CTI_Entry",
-        "Email_Analytics",
-        "Email_Template_Analytics",
-        "Functions__s",
-        "Email_Sentiment",
-        "Locking_Information__s",
-    }
-)
-#: Zoho codes that mean "this org or user cannot read this module at all".
-MODULE_REFUSED_CODES = frozenset(
-    {"INVALID_MODULE", "NO_PERMISSION", "FEATURE_NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_ALLOWED"}
-)
-
-
-def module_refused(module: str, ex: ZohoAPIError) -> bool:
-    """Whether an error says the module cannot be read at all (not a passing failure)."""
-    if isinstance(ex, ZohoScopeError) or ex.status is None:
-        return False
-    if ex.code in MODULE_REFUSED_CODES or ex.status == HTTPStatus.FORBIDDEN:
-        return True
-    return module in KNOWN_REFUSING_MODULES and HTTPStatus.BAD_REQUEST <= ex.status < 500
-
 
 __all__ = [
     "KNOWN_REFUSING_MODULES",
@@ -91,45 +67,6 @@ _UTC = datetime.timezone.utc
 def _coql_refused(ex: ZohoAPIError) -> bool:
     """Whether ``auto`` should take REST after this COQL failure (scope, query or module)."""
     return ex.status in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
-
-
-def stream_name_for(module: str) -> str:
-    """Stream name of a module: its API name in snake case (``Leads`` -> ``leads``).
-
-    Args:
-        module: Module API name, e.g. ``Price_Books`` or ``SalesOrders``.
-
-    Returns:
-        E.g. ``price_books``, ``sales_orders``.
-    """
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module)
-    return re.sub(r"_+", "_", name).lower()
-
-
-class FieldsMetadataStream(SettingsReader):
-    """Reads ``/settings/fields?module=...``; used by the tap to build schemas, never synced."""
-
-    name = "_zoho_settings_fields"
-    path = "/settings/fields"
-    required_scope = "ZohoCRM.settings.fields.READ"
-    records_key = "fields"
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        assert context is not None
-        return {"module": context["module"]}
-
-    def fetch(self, module: str) -> list[dict[str, t.Any]]:
-        """The field metadata of one module (one API call).
-
-        Args:
-            module: Module API name.
-
-        Returns:
-            The ``fields`` list.
-        """
-        self.what = f"the {module} field metadata"
-        return list(self.request_records({"module": module}))
 
 
 class ZohoModuleStream(ModulePagesStream):
