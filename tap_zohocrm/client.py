@@ -104,6 +104,8 @@ class ZohoStream(RESTStream[ZohoPage]):
         """
         super().__init__(tap, *args, **kwargs)
         self.zoho_tap = tap
+        #: The run's settings (frozen, defaults applied): read these, not ``config``.
+        self.settings = tap.settings
         self._token_retry_pending = False
         self._last_retry_reason = ""
         #: API calls answered by Zoho (any status) and credits spent (1 per successful call).
@@ -150,12 +152,12 @@ class ZohoStream(RESTStream[ZohoPage]):
     @cached_property
     @override
     def user_agent(self) -> str:
-        return str(self.config.get("user_agent") or self.zoho_tap.default_user_agent)
+        return self.settings.user_agent or self.zoho_tap.default_user_agent
 
     @property
     @override
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout") or 300)
+        return self.settings.request_timeout
 
     # -- responses ---------------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class ZohoStream(RESTStream[ZohoPage]):
                 f"Zoho CRM at {without_credentials(self.zoho_tap.api_domain)} rejected a freshly "
                 "issued access token "
                 f"({code}: {message}); the API domain probably belongs to another data centre "
-                f"than the token (data_center is '{self.config.get('data_center', 'us')}'), so "
+                f"than the token (data_center is '{self.settings.data_center}'), so "
                 "check data_center, environment and api_domain."
             )
             raise ZohoAPIError(msg, status=status, code=code, zoho_message=message)

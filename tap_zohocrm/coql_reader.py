@@ -179,7 +179,7 @@ class CoqlReader:
 
 def coql_reads(stream: ZohoModuleStream) -> list[coql.FieldRead] | None:
     """The COQL reads of the stream's selection, or None (with one log line) to use REST."""
-    method = str(stream.config.get("read_method") or "auto").lower()
+    method = stream.settings.read_method
     if method == "rest":
         return None
     reason = None

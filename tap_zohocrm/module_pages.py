@@ -53,7 +53,7 @@ class ModulePagesStream(ZohoStream):
     def __init__(self, tap: TapZohoCRM, *, name: str, path: str) -> None:
         """Create the stream with no read planned yet."""
         super().__init__(tap, name=name, path=path)
-        self.page_size = int(self.config.get("page_size") or 200)
+        self.page_size = self.settings.page_size
         # One STATE message per full page: a killed run resumes at the page it was reading.
         self.STATE_MSG_FREQUENCY = self.page_size
         #: The selected properties (emitted) and the first chunk's fields (requested).
@@ -176,7 +176,7 @@ class ModulePagesStream(ZohoStream):
 
     def keyset_paging(self) -> bool:
         """Whether pages are keyset queries (sorted by ``Modified_Time``; see ZohoPaginator)."""
-        return bool(self.replication_key) and self.config.get("pagination") != "page_token"
+        return bool(self.replication_key) and self.settings.pagination != "page_token"
 
     @override
     def get_new_paginator(self) -> ZohoPaginator:

@@ -157,7 +157,7 @@ class PerRecordStream(ZohoStream):
         state = self.get_context_state(context)
         if not state.get("replication_key_value") and not (
             self.backfill_by_default
-            or (self.backfill_setting and self.config.get(self.backfill_setting))
+            or (self.backfill_setting and getattr(self.settings, self.backfill_setting))
         ):
             self._start_from_now(state)
             return

@@ -218,14 +218,14 @@ class ZohoModuleStream(ModulePagesStream):
         Only with ``refresh_formula_fields``, and only for an incremental module: a formula's
         value changes without ``Modified_Time`` changing, so an incremental read misses it.
         """
-        if not self.config.get("refresh_formula_fields") or not self.replication_key:
+        if not self.settings.refresh_formula_fields or not self.replication_key:
             return []
         selected = set(self._record_fields or self.selected_properties())
         return [name for name in computed_properties(self.schema) if name in selected]
 
     def deletions_enabled(self) -> bool:
         """Whether this run reads deletions (``include_deleted`` and ``_sdc_deleted_at`` kept)."""
-        if not self.config.get("include_deleted", True):
+        if not self.settings.include_deleted:
             return False
         return DELETED_AT in (self._record_fields or self.selected_properties())
 
@@ -253,13 +253,13 @@ class ZohoModuleStream(ModulePagesStream):
             reads,
             since=self._query_since,
             large=large,
-            max_fields=int(self.config.get("coql_max_fields") or 50),
+            max_fields=self.settings.coql_max_fields,
         )
         pages = reader.pages()
         try:
             first = next(pages, None)
         except (CoqlUnsuitable, ZohoAPIError) as ex:
-            auto = str(self.config.get("read_method") or "auto").lower() == "auto"
+            auto = self.settings.read_method == "auto"
             if isinstance(ex, ZohoAPIError) and not (auto and _coql_refused(ex)):
                 raise
             reason = ex.sentence if isinstance(ex, ZohoAPIError) else str(ex)
@@ -595,14 +595,14 @@ class LeadsStream(ZohoModuleStream):
 
     @override
     def extra_params(self) -> dict[str, t.Any]:
-        if self.config.get("include_converted_leads", True):
+        if self.settings.include_converted_leads:
             return {"converted": "both"}
         return {}
 
     @override
     def coql_criteria(self) -> list[str]:
         # COQL reads converted leads like any other; Get Records hides them by default.
-        if self.config.get("include_converted_leads", True):
+        if self.settings.include_converted_leads:
             return []
         return ["Converted__s = false"]
 

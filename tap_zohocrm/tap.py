@@ -21,11 +21,12 @@ from typing_extensions import override
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.concurrency import ConcurrentReads
-from tap_zohocrm.config_schema import CONFIG_SCHEMA, DEFAULT_SCOPES
+from tap_zohocrm.config_schema import CONFIG_SCHEMA
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.line_items import LINE_ITEM_STREAMS, custom_subform_stream
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
+from tap_zohocrm.options import TapSettings
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
@@ -117,6 +118,11 @@ class TapZohoCRM(Tap):
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
+    @cached_property
+    def settings(self) -> TapSettings:
+        """The settings, read once (defaults applied) after the config was validated."""
+        return TapSettings.from_config(self.config, self.config_jsonschema)
+
     @property
     def request_gate(self) -> threading.BoundedSemaphore:
         """Held by every API request in flight: at most ``max_concurrent_requests`` at once."""
@@ -127,7 +133,7 @@ class TapZohoCRM(Tap):
     @property
     def max_concurrent_requests(self) -> int:
         """``max_concurrent_requests`` (default 3)."""
-        return int(self.config.get("max_concurrent_requests") or 3)
+        return self.settings.max_concurrent_requests
 
     @property
     def reads(self) -> ConcurrentReads:
@@ -156,8 +162,7 @@ class TapZohoCRM(Tap):
     def meter(self) -> CreditMeter:
         """Credits spent by every stream of this run, against ``max_credits_per_run``."""
         if self._meter is None:
-            budget = self.config.get("max_credits_per_run")
-            self._meter = CreditMeter(int(budget) if budget else None)
+            self._meter = CreditMeter(self.settings.max_credits_per_run)
         return self._meter
 
     @override
@@ -206,20 +211,20 @@ class TapZohoCRM(Tap):
     @cached_property
     def authenticator(self) -> ZohoOAuthAuthenticator:
         """The run's one authenticator, shared by every stream."""
-        config = self.config
+        settings = self.settings
         return ZohoOAuthAuthenticator(
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            refresh_token=config.get("refresh_token"),
-            auth_method=config.get("auth_method") or "refresh_token",
-            soid=config.get("soid"),
-            scopes=config.get("scopes") or DEFAULT_SCOPES,
-            data_center=config.get("data_center"),
-            environment=config.get("environment"),
-            accounts_url=config.get("accounts_url"),
-            api_domain=config.get("api_domain"),
-            timeout=int(config.get("request_timeout") or 300),
-            user_agent=config.get("user_agent") or self.default_user_agent,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            refresh_token=settings.refresh_token,
+            auth_method=settings.auth_method,
+            soid=settings.soid,
+            scopes=settings.scopes,
+            data_center=settings.data_center,
+            environment=settings.environment,
+            accounts_url=settings.accounts_url,
+            api_domain=settings.api_domain,
+            timeout=settings.request_timeout,
+            user_agent=settings.user_agent or self.default_user_agent,
             logger=self.logger.getChild("auth"),
         )
 
@@ -293,7 +298,7 @@ class TapZohoCRM(Tap):
     def optional_modules(self) -> frozenset[str]:
         """Modules named by the ``modules`` setting besides Leads, Contacts and Deals."""
         base = {LeadsStream.module, ContactsStream.module, DealsStream.module}
-        return frozenset(str(m) for m in self.config.get("modules") or []) - base
+        return frozenset(self.settings.modules) - base
 
     #: (accounts server, module) pairs warned about in this process: the SDK's CLI may build
     #: the tap more than once per run, and the warning is given once.
@@ -310,7 +315,7 @@ class TapZohoCRM(Tap):
             "to silence this"
         )
         self.refused_modules[module] = sentence
-        where = (str(self.config.get("accounts_url") or self.config.get("data_center")), module)
+        where = (self.settings.accounts_url or self.settings.data_center, module)
         if where not in self._warned_refusals:
             self._warned_refusals.add(where)
             self.logger.warning("%s.", sentence)
@@ -373,10 +378,8 @@ class TapZohoCRM(Tap):
         streams.extend(ZohoModuleStream(self, module=name) for name in self.extra_modules())
         related: list[Stream] = [DealStageHistoryStream(self)]
         related.extend(declared(self) for declared in LINE_ITEM_STREAMS)
-        related.extend(
-            custom_subform_stream(self, spec) for spec in self.config.get("subforms") or []
-        )
-        for module in dict.fromkeys(str(m) for m in self.config.get("timeline_modules") or []):
+        related.extend(custom_subform_stream(self, spec) for spec in self.settings.subforms)
+        for module in self.settings.timeline_modules:
             related.append(timeline_stream(self, module, f"{stream_name_for(module)}_timeline"))
         return [*streams, *(declared(self) for declared in REFERENCE_STREAMS), *related]
 
@@ -389,7 +392,7 @@ class TapZohoCRM(Tap):
         Raises:
             ZohoConfigError: When a module is unknown or not served by the API.
         """
-        requested = [str(name) for name in self.config.get("modules") or []]
+        requested = list(self.settings.modules)
         base = (LeadsStream.module, ContactsStream.module, DealsStream.module)
         wanted = [name for name in dict.fromkeys(requested) if name not in base]
         if not wanted:

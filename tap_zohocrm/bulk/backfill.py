@@ -23,9 +23,7 @@ if t.TYPE_CHECKING:
 from tap_zohocrm.bulk.client import BulkReadClient, BulkReadError
 from tap_zohocrm.bulk.constants import (
     BACKFILL_METHODS,
-    DEFAULT_BACKFILL_METHOD,
     DEFAULT_BULK_MAX_WAIT_SECONDS,
-    DEFAULT_BULK_THRESHOLD,
     NOT_IN_BULK_READ,
 )
 from tap_zohocrm.bulk.convert import RecordPlan
@@ -238,8 +236,7 @@ class BulkBackfill:
         Returns:
             The backfill to run, or ``None`` for REST.
         """
-        config = stream.config
-        method = str(config.get("backfill_method") or DEFAULT_BACKFILL_METHOD).lower()
+        method = stream.settings.backfill_method
         if method not in BACKFILL_METHODS:
             msg = f"backfill_method must be one of {', '.join(BACKFILL_METHODS)}, not {method!r}."
             raise BulkReadError(msg)
@@ -253,8 +250,7 @@ class BulkBackfill:
         client = BulkReadClient(stream.zoho_tap)
         start = stream.get_starting_replication_key_value(context)
         if method == "auto":
-            threshold = config.get("bulk_threshold")
-            threshold = DEFAULT_BULK_THRESHOLD if threshold is None else int(threshold)
+            threshold = stream.settings.bulk_threshold
             try:
                 count = client.count(stream.module, stream.required_scope)
             except ZohoAPIError as ex:
@@ -293,7 +289,7 @@ class BulkBackfill:
                 }
             )
         stream = self.stream
-        if stream.module == "Leads" and not stream.config.get("include_converted_leads", True):
+        if stream.module == "Leads" and not stream.settings.include_converted_leads:
             group.append(
                 {"field": {"api_name": "Converted__s"}, "comparator": "equal", "value": False}
             )
@@ -311,8 +307,7 @@ class BulkBackfill:
         """
         stream = self.stream
         module = stream.module
-        max_wait = stream.config.get("bulk_max_wait_seconds")
-        max_wait = DEFAULT_BULK_MAX_WAIT_SECONDS if max_wait is None else float(max_wait)
+        max_wait = stream.settings.bulk_max_wait_seconds
         self.logger.info("Backfilling %s with Bulk Read", module)
         try:
             metadata = self.client.field_metadata(module)
