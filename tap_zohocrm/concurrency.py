@@ -206,7 +206,7 @@ class ConcurrentReads:
             worker.thread.join(timeout=SHUTDOWN_WAIT)
 
     def _start(self, stream: ZohoModuleStream) -> None:
-        worker = _Worker(stream, self._finished)
+        worker = _Worker(stream, self._worker_finished)
         self._workers[stream.name] = worker
         self._active += 1
         worker.thread.start()
@@ -216,7 +216,7 @@ class ConcurrentReads:
         while pending and self._active < self.limit:
             self._start(pending.pop(0))
 
-    def _finished(self) -> None:
+    def _worker_finished(self) -> None:
         with self._lock:
             self._active -= 1
             self._fill()

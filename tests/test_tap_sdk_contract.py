@@ -1,12 +1,18 @@
-"""The private singer-sdk members the tap relies on still exist with the expected shape."""
+"""The private singer-sdk members the tap uses still exist, and it uses no undeclared one."""
 
 from __future__ import annotations
 
-import inspect
+from pathlib import Path
 
-from singer_sdk.streams import Stream
+from sdk_fence import TAP_BASES, missing_members, undeclared_uses
+
+import tap_zohocrm
+from tap_zohocrm.sdk_private import PRIVATE_MEMBERS
 
 
-def test_write_starting_replication_value_takes_a_context():
-    member = Stream._write_starting_replication_value
-    assert list(inspect.signature(member).parameters) == ["self", "context"]
+def test_every_declared_private_member_still_exists_with_its_shape():
+    assert missing_members(PRIVATE_MEMBERS) == []
+
+
+def test_the_tap_uses_no_private_member_its_fence_does_not_declare():
+    assert undeclared_uses(Path(tap_zohocrm.__file__).parent, PRIVATE_MEMBERS, TAP_BASES) == []
