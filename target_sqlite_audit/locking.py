@@ -1,22 +1,18 @@
 """One writer per database file: an advisory lock on a sidecar ``<database>.lock`` file.
 
 SQLite's own locks only last for one transaction, so two syncs could interleave their
-batches.  The sidecar lock is held for the whole run; the kernel releases it when the
-process dies (even by SIGKILL), so a killed run never leaves a stale lock behind.
+batches.  The sidecar lock (filelock's OS lock: ``flock`` on Unix, ``msvcrt`` on Windows) is
+held for the whole run; the kernel releases it when the process dies (even by SIGKILL), so a
+killed run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from target_sqlite_audit.errors import StorageError, WriterBusyError
+import filelock
 
-try:  # pragma: no cover - platform switch
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
+from target_sqlite_audit.errors import StorageError, WriterBusyError
 
 
 class WriterLock:
@@ -34,47 +30,30 @@ class WriterLock:
         """
         self.database = database
         self.path = database.with_name(database.name + ".lock")
+        # Not thread-local and not a singleton: a second store in this process must be refused
+        # like a second process, and the lock is released from whichever thread closes it.
+        self._lock: filelock.FileLock | None = filelock.FileLock(
+            self.path, thread_local=False, is_singleton=False
+        )
         try:
-            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            msg = f"Cannot create the lock file {self.path}: {exc.strerror or exc}."
-            raise StorageError(msg) from exc
-        try:
-            _lock(self._fd)
-        except OSError as exc:
-            os.close(self._fd)
-            self._fd = None
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout as exc:
+            self._lock = None
             msg = (
                 f"Another sync is writing {database}; wait for it to finish "
                 "(only one writer may use a database file at a time)."
             )
             raise WriterBusyError(msg) from exc
-        try:
-            os.ftruncate(self._fd, 0)
-            os.write(self._fd, f"{os.getpid()}\n".encode())
-        except OSError:  # informational only
-            pass
+        except OSError as exc:
+            self._lock = None
+            msg = f"Cannot create the lock file {self.path}: {exc.strerror or exc}."
+            raise StorageError(msg) from exc
 
     def release(self) -> None:
         """Release the lock (idempotent)."""
-        if self._fd is None:
+        if self._lock is None:
             return
         try:
-            _unlock(self._fd)
+            self._lock.release(force=True)
         finally:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _lock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    else:  # pragma: no cover - Windows
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-
-def _unlock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    else:  # pragma: no cover - Windows
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            self._lock = None
