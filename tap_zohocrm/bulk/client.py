@@ -5,12 +5,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import itertools
 import tempfile
 import time
 import typing as t
 import weakref
 from http import HTTPStatus
 
+import backoff
 import requests
 from typing_extensions import override
 
@@ -381,8 +383,13 @@ class BulkReadClient(ZohoStream):
         Raises:
             BulkReadError: When the job ends in FAILURE or is not done within ``max_wait``.
         """
+        # backoff's wait generator gives the pauses; its decorators are not used because
+        # their deadline reads the wall clock, which the tests replace.
+        pauses = itertools.dropwhile(
+            lambda pause: not pause,
+            backoff.expo(base=2, factor=self.POLL_FIRST_SECONDS, max_value=self.POLL_MAX_SECONDS),
+        )
         deadline = clock() + max_wait
-        pause = self.POLL_FIRST_SECONDS
         state = "ADDED"
         while True:
             remaining = deadline - clock()
@@ -392,8 +399,7 @@ class BulkReadClient(ZohoStream):
                     f"{max_wait:g} seconds (bulk_max_wait_seconds)."
                 )
                 raise BulkReadError(msg)
-            sleep(min(pause, remaining))
-            pause = min(pause * 2, self.POLL_MAX_SECONDS)
+            sleep(min(float(next(pauses)), remaining))
             job = self.job_status(job_id)
             state = str(job.get("state") or "UNKNOWN")
             if state == "COMPLETED":
