@@ -34,7 +34,9 @@ from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant, to_header_value
 from tap_zohocrm.client import ZohoStream, page_info, response_payload
+from tap_zohocrm.concurrency import StateStep
 from tap_zohocrm.errors import ZohoAPIError, describe_zoho_error
+from tap_zohocrm.schema import DELETED_AT
 
 if t.TYPE_CHECKING:
     import logging
@@ -50,6 +52,7 @@ __all__ = [
     "DELETED_SYNCED_AT",
     "RETENTION_DAYS",
     "DeletedRecordsReader",
+    "deletion_records",
     "deletions_start",
     "newest_deletion",
     "warn_if_retention_passed",
@@ -255,3 +258,54 @@ def warn_if_retention_passed(
         RETENTION_DAYS,
     )
     return True
+
+
+def deletion_records(
+    reader: DeletedRecordsReader,
+    state: dict[str, t.Any],
+    stored: str | None,
+    *,
+    first_sync: bool,
+    run_started: datetime.datetime,
+    fields: t.Sequence[str],
+    logger: logging.Logger,
+) -> t.Iterator[t.Any]:
+    """The deletions since the last sync, oldest first, as ``_sdc_deleted_at`` records.
+
+    Every selected property is present (``null``), like every record of the stream, so that
+    stream maps written for the stream's records (``md5(Email) if Email else None``) work on
+    deletions too; the audit target keeps the last known values. The deletions bookmark is a
+    :class:`~tap_zohocrm.concurrency.StateStep` after the last one: the reader never writes
+    the state.
+
+    A run without bookmarks (a first sync, or lost state) reads the whole recycle bin: the
+    destination may hold records deleted since it was last written, and nothing else would
+    ever report them. A fresh destination just ignores deletions of keys it never held
+    (target-sqlite-audit does; plain targets add a row holding only the key and
+    ``_sdc_deleted_at``).
+    """
+    since = deletions_start(state, records_bookmark=stored, run_started=run_started)
+    entries = reader.read(None if first_sync else since)
+    if reader.page_limit_hit:
+        logger.warning(
+            "Zoho stopped listing the deleted %s records at its page limit; %d deletions "
+            "were read, older ones since %s are missing",
+            reader.module,
+            len(entries),
+            since,
+        )
+    entries.sort(key=lambda entry: parse_instant(str(entry.get("deleted_time") or since)))
+    template = dict.fromkeys(fields)
+    for entry in entries:
+        record = dict(template)
+        record["id"] = str(entry["id"])
+        record[DELETED_AT] = entry.get("deleted_time")
+        yield record
+    newest = newest_deletion(entries, since)
+    synced = run_started.replace(microsecond=0)
+
+    def deletions_complete() -> None:
+        state[DELETED_BOOKMARK] = newest
+        state[DELETED_SYNCED_AT] = synced.isoformat()
+
+    yield StateStep(deletions_complete)

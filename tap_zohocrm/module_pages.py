@@ -39,6 +39,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import PageContext
 
+    from tap_zohocrm.read_plan import ReadPlan
     from tap_zohocrm.tap import TapZohoCRM
 
 __all__ = ["ModulePagesStream"]
@@ -56,10 +57,8 @@ class ModulePagesStream(ZohoStream):
         self.page_size = self.settings.page_size
         # One STATE message per full page: a killed run resumes at the page it was reading.
         self.STATE_MSG_FREQUENCY = self.page_size
-        #: The selected properties (emitted) and the first chunk's fields (requested).
-        self._record_fields: tuple[str, ...] = ()
-        self._request_fields: tuple[str, ...] = ()
-        self._nested_off: dict[str, frozenset[str]] = {}
+        #: This run's read (fields, chunks, starting point), fixed when the read starts.
+        self.plan: ReadPlan | None = None
         #: The read plan's bookmark tracker, consulted when a token chain ends.
         self._tracker: BookmarkTracker | None = None
         self._query_since: str | None = None
@@ -113,7 +112,8 @@ class ModulePagesStream(ZohoStream):
     def get_url_params(
         self, context: Context | None, next_page_token: ZohoPage | None
     ) -> dict[str, t.Any]:
-        params = self.list_params(self._request_fields)
+        assert self.plan is not None, "a read is planned before its first request"
+        params = self.list_params(self.plan.request_fields)
         if next_page_token is not None and next_page_token.page_token:
             params["page_token"] = next_page_token.page_token
         return params
@@ -370,15 +370,16 @@ class ModulePagesStream(ZohoStream):
         Returns:
             The records to emit.
         """
-        fields = self._record_fields
+        assert self.plan is not None, "a read is planned before its records are projected"
+        fields, nested_off = self.plan.record_fields, self.plan.nested_off
         if SYSTEM_KEYS.keys() & set(fields):
             pairs = [(name, SYSTEM_KEYS.get(name, name)) for name in fields]
             records = [{name: raw.get(key) for name, key in pairs} for raw in raw_records]
         else:
             records = [{name: raw.get(name) for name in fields} for raw in raw_records]
-        if self._nested_off:
+        if nested_off:
             for record in records:
-                for name, off in self._nested_off.items():
+                for name, off in nested_off.items():
                     value = record.get(name)
                     if isinstance(value, dict):
                         record[name] = {k: v for k, v in value.items() if k not in off}

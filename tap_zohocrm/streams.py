@@ -20,15 +20,14 @@ from typing_extensions import override
 
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant
 from tap_zohocrm.bulk import BulkBackfill
-from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, plan_chunks
+from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL
 from tap_zohocrm.concurrency import StateStep, applied
 from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
-    DELETED_SYNCED_AT,
     DeletedRecordsReader,
+    deletion_records,
     deletions_start,
-    newest_deletion,
     warn_if_retention_passed,
 )
 from tap_zohocrm.errors import ZohoAPIError
@@ -39,7 +38,8 @@ from tap_zohocrm.modules import (
     module_refused,
     stream_name_for,
 )
-from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY, SYSTEM_KEYS, computed_properties
+from tap_zohocrm.read_plan import ReadPlan, nested_deselections, plan_read, selected_properties
+from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY
 from tap_zohocrm.wide import ChunkedReader
 
 if t.TYPE_CHECKING:
@@ -94,9 +94,7 @@ class ZohoModuleStream(ModulePagesStream):
         self.replication_key = REPLICATION_KEY
         self.what = f"the {self.module} records"
         self.required_scope = f"ZohoCRM.modules.READ (or ZohoCRM.modules.{self.module}.READ)"
-        self._bookmark_floor: datetime.datetime | None = None
         self._deletion_state: dict[str, t.Any] | None = None
-        self._stored_bookmark: str | None = None
         self._records_emitted = 0
         self._read_label = "Get Records"
         #: The module's record count, when this run asked Zoho for it (the backfill plan).
@@ -183,51 +181,34 @@ class ZohoModuleStream(ModulePagesStream):
 
     def selected_properties(self) -> tuple[str, ...]:
         """Names of the schema properties selected in the catalog, in schema order."""
-        mask = self.mask
-        names = [
-            name
-            for name in self.schema.get("properties", {})
-            if mask.get(("properties", name), True) or name in self.primary_keys
-        ]
-        if self.replication_key and REPLICATION_KEY not in names:
-            names.append(REPLICATION_KEY)
-        return tuple(names)
+        if self.plan is not None:
+            return self.plan.record_fields
+        return selected_properties(
+            list(self.schema.get("properties", {})),
+            self.mask,
+            self.primary_keys,
+            incremental=bool(self.replication_key),
+        )
 
-    def always_fields(self) -> tuple[str, ...]:
-        """Fields every request carries: the key, and the replication key when there is one."""
-        return ("id", REPLICATION_KEY) if self.replication_key else ("id",)
+    def nested_deselections(self) -> dict[str, frozenset[str]]:
+        """Deselected sub-properties of object properties (e.g. ``Owner.email``)."""
+        return nested_deselections(self.schema, self.selected_properties(), self.mask)
 
-    def field_chunks(self) -> list[tuple[str, ...]]:
-        """Selected Zoho fields split into requests of at most 50 (Zoho's cap).
-
-        Every chunk holds ``id`` and ``Modified_Time``; the first drives paging and bookmarks.
-
-        Returns:
-            One tuple of API names per request.
-        """
-        zoho_fields = [
-            name
-            for name in self.selected_properties()
-            if not name.startswith("_sdc_") and name not in SYSTEM_KEYS
-        ]
-        return plan_chunks(zoho_fields, self.always_fields())
-
-    def refreshed_formulas(self) -> list[str]:
-        """The selected formula fields that make this run read the whole module.
-
-        Only with ``refresh_formula_fields``, and only for an incremental module: a formula's
-        value changes without ``Modified_Time`` changing, so an incremental read misses it.
-        """
-        if not self.settings.refresh_formula_fields or not self.replication_key:
-            return []
-        selected = set(self._record_fields or self.selected_properties())
-        return [name for name in computed_properties(self.schema) if name in selected]
-
-    def deletions_enabled(self) -> bool:
-        """Whether this run reads deletions (``include_deleted`` and ``_sdc_deleted_at`` kept)."""
-        if not self.settings.include_deleted:
-            return False
-        return DELETED_AT in (self._record_fields or self.selected_properties())
+    def plan_read(self, context: Context | None) -> ReadPlan:
+        """This run's read: fields, chunks, starting point and deletions (read_plan.py)."""
+        state = self.get_context_state(context)
+        incremental = self.replication_key is not None
+        return plan_read(
+            schema=self.schema,
+            mask=self.mask,
+            primary_keys=self.primary_keys,
+            stored=state.get("replication_key_value"),
+            deletions_listed=bool(state.get(DELETED_BOOKMARK)),
+            start=self.get_starting_replication_key_value(context) if incremental else None,
+            incremental=incremental,
+            refresh_formulas=self.settings.refresh_formula_fields,
+            include_deleted=self.settings.include_deleted,
+        )
 
     # -- requests ------------------------------------------------------------------------
 
@@ -288,29 +269,9 @@ class ZohoModuleStream(ModulePagesStream):
             return
         if not state.get(DELETED_BOOKMARK):
             state[DELETED_BOOKMARK] = deletions_start(
-                state, records_bookmark=self._stored_bookmark, run_started=started
+                state, records_bookmark=self.plan.stored if self.plan else None, run_started=started
             )
         self._deletion_state = None
-
-    def nested_deselections(self) -> dict[str, frozenset[str]]:
-        """Deselected sub-properties of object properties (e.g. ``Owner.email``), by property.
-
-        Zoho's objects (lookups) are one level deep, so one level is all there is to check.
-        """
-        mask = self.mask
-        properties = self.schema.get("properties", {})
-        result: dict[str, frozenset[str]] = {}
-        for name in self._record_fields:
-            sub = properties.get(name, {}).get("properties")
-            if isinstance(sub, dict):
-                off = frozenset(
-                    key
-                    for key in sub
-                    if not mask.get(("properties", name, "properties", key), True)
-                )
-                if off:
-                    result[name] = off
-        return result
 
     # -- records and bookmarks -----------------------------------------------------------
 
@@ -321,37 +282,25 @@ class ZohoModuleStream(ModulePagesStream):
         bookmark change is a :class:`StateStep` the main thread runs in record order.
         """
         state = self.get_context_state(context)
-        incremental = self.replication_key is not None
-        stored = state.get("replication_key_value") if incremental else None
-        start = self.get_starting_replication_key_value(context) if incremental else None
-        self._record_fields = self.selected_properties()
-        self._nested_off = self.nested_deselections()
-        chunks = self.field_chunks()
-        self._request_fields = chunks[0]
-        self._wide = ChunkedReader(self, chunks, self.replication_key) if len(chunks) > 1 else None
-        formulas = self.refreshed_formulas()
-        if formulas:
+        plan = self.plan = self.plan_read(context)
+        chunks = plan.chunks
+        self._wide = (
+            ChunkedReader(self, list(chunks), self.replication_key) if len(chunks) > 1 else None
+        )
+        if plan.formulas:
             self.logger.info(
                 "Stream %s reads all %s records (refresh_formula_fields: %s can change without "
                 "Modified_Time)",
                 self.name,
                 self.module,
-                ", ".join(formulas),
+                ", ".join(plan.formulas),
             )
-        # A full read sends no If-Modified-Since but still advances the bookmark, never
-        # below the stored one (it is where an incremental run would resume).
-        self._query_since = None if formulas else start
-        self._bookmark_floor = parse_instant(stored) if formulas and stored else None
-        self._tracker = BookmarkTracker(self._query_since, self.logger)
+        self._query_since = plan.since
+        self._tracker = BookmarkTracker(plan.since, self.logger)
         self._server_time = None
         self._records_emitted = 0
         self._previous_page = {}
-        deletions = self.deletions_enabled()
-        # No deletion bookmark and no records bookmark: a first sync, or a destination whose
-        # state was lost. It may hold records deleted since, so the whole recycle bin is read
-        # (deletions.py).
-        first_sync = not state.get(DELETED_BOOKMARK) and not stored
-        self._stored_bookmark = stored
+        deletions = plan.deletions
         self._deletion_state = state if deletions else None
         if deletions:
             warn_if_retention_passed(
@@ -374,7 +323,7 @@ class ZohoModuleStream(ModulePagesStream):
             yield StateStep(after_export, wait=True)
 
         yield from self._noting_deletion_start(
-            self.read_records(context, large=backfill is None and (not stored or bool(formulas)))
+            self.read_records(context, large=backfill is None and plan.whole_module)
         )
         if self._wide is not None:
             yield from self.project(self._wide.leftovers())
@@ -392,7 +341,15 @@ class ZohoModuleStream(ModulePagesStream):
         deleted_calls = deleted_credits = 0
         if deletions:
             reader = DeletedRecordsReader(self.zoho_tap, self.module)
-            yield from self._deletion_records(reader, state, stored, first_sync=first_sync)
+            yield from deletion_records(
+                reader,
+                state,
+                plan.stored,
+                first_sync=plan.first_sync,
+                run_started=self._server_time or datetime.datetime.now(_UTC),
+                fields=plan.record_fields,
+                logger=self.logger,
+            )
             deleted_calls, deleted_credits = reader.api_calls, reader.api_credits
         calls, spent = self.api_calls - calls_before, self.api_credits - credits_before
 
@@ -424,56 +381,6 @@ class ZohoModuleStream(ModulePagesStream):
         if pending:
             yield StateStep(self._note_deletion_start)
 
-    def _deletion_records(
-        self,
-        reader: DeletedRecordsReader,
-        state: dict[str, t.Any],
-        stored: str | None,
-        *,
-        first_sync: bool = False,
-    ) -> Iterator[t.Any]:
-        """The deletions since the last sync, oldest first, as ``_sdc_deleted_at`` records.
-
-        Every selected property is present (``null``), like every record of the stream, so
-        that stream maps written for the stream's records (``md5(Email) if Email else None``)
-        work on deletions too; the audit target keeps the last known values.
-
-        A run without bookmarks (a first sync, or lost state) reads the whole recycle bin:
-        the destination may hold records deleted since it was last written, and nothing else
-        would ever report them. A fresh destination just ignores deletions of keys it never
-        held (target-sqlite-audit does; plain targets add a row holding only the key and
-        ``_sdc_deleted_at``).
-        """
-        since = deletions_start(
-            state,
-            records_bookmark=stored,
-            run_started=self._server_time or datetime.datetime.now(_UTC),
-        )
-        entries = reader.read(None if first_sync else since)
-        if reader.page_limit_hit:
-            self.logger.warning(
-                "Zoho stopped listing the deleted %s records at its page limit; %d deletions "
-                "were read, older ones since %s are missing",
-                self.module,
-                len(entries),
-                since,
-            )
-        entries.sort(key=lambda entry: parse_instant(str(entry.get("deleted_time") or since)))
-        template = dict.fromkeys(self._record_fields)
-        for entry in entries:
-            record = dict(template)
-            record["id"] = str(entry["id"])
-            record[DELETED_AT] = entry.get("deleted_time")
-            yield record
-        newest = newest_deletion(entries, since)
-        synced = (self._server_time or datetime.datetime.now(_UTC)).replace(microsecond=0)
-
-        def deletions_complete() -> None:
-            state[DELETED_BOOKMARK] = newest
-            state[DELETED_SYNCED_AT] = synced.isoformat()
-
-        yield StateStep(deletions_complete)
-
     def _from_the_future(self, value: str, record_id: t.Any) -> bool:
         """A Modified_Time later than Zoho's own clock (+1 day) must not become the bookmark.
 
@@ -502,7 +409,7 @@ class ZohoModuleStream(ModulePagesStream):
         return True
 
     def _above_floor(self, value: str) -> bool:
-        floor = self._bookmark_floor
+        floor = self.plan.floor if self.plan is not None else None
         return floor is None or parse_instant(value) > floor
 
     def log_usage(

@@ -14,8 +14,8 @@ from tap_complete_kit import (
     stream_state,
 )
 
+import tap_zohocrm.streams as module_streams
 from tap_zohocrm.bookmarks import parse_instant
-from tap_zohocrm.streams import ZohoModuleStream
 
 SMALL = {"Leads": 250, "Contacts": 30, "Deals": 20}
 
@@ -69,15 +69,15 @@ def test_a_first_sync_reads_the_recycle_bin_and_the_next_sync_gets_later_deletio
     emu = tap_emulator(seed=62, sizes=SMALL)
     config = tap_config(emu)
     during = []
-    original = ZohoModuleStream._deletion_records
+    original = module_streams.deletion_records
 
-    def delete_after_the_records(stream, *args, **kwargs):
+    def delete_after_the_records(reader, *args, **kwargs):
         # The records pass of the module is over: delete one record it emitted.
-        if stream.module == "Leads" and not during:
+        if reader.module == "Leads" and not during:
             during.extend(emu.mutate("delete", module="Leads", count=1))
-        return original(stream, *args, **kwargs)
+        return original(reader, *args, **kwargs)
 
-    monkeypatch.setattr(ZohoModuleStream, "_deletion_records", delete_after_the_records)
+    monkeypatch.setattr(module_streams, "deletion_records", delete_after_the_records)
     emu.reset_stats()
     first = run_tap(config)
     # No bookmark: the whole recycle bin is read once per module, after the records, so a
@@ -92,7 +92,7 @@ def test_a_first_sync_reads_the_recycle_bin_and_the_next_sync_gets_later_deletio
     database = tmp_path / "audit.sqlite"
     load_into_audit(database, first)
 
-    monkeypatch.setattr(ZohoModuleStream, "_deletion_records", original)
+    monkeypatch.setattr(module_streams, "deletion_records", original)
     [after] = emu.mutate("delete", module="Leads", count=1)
     emu.reset_stats()
     second = run_tap(config, state=first.state)
