@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install demo test check lint format typecheck bench clean emulator plugins
+.PHONY: help install demo test test-fast check lint format typecheck bench clean emulator plugins
 
 help:
 	@echo "make demo   - run the whole pipeline twice on the bundled Zoho CRM emulator"
-	@echo "make test   - lint, type-check and run every test"
+	@echo "make test   - lint, type-check and run every test (tests/<tier>, 2 workers)"
+	@echo "make test-fast - the unit and in-process tests of the emulator, tap, target and insights"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md (BENCH_ARGS=\"--quick\" for a short run)"
 
 $(UV):
@@ -40,8 +41,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Tiers: tests/{emulator,tap,target,insights} (in-process), tests/reliability, tests/e2e.
+# PYTEST_WORKERS=1 runs them in one process (pytest-xdist spreads them otherwise).
+PYTEST_WORKERS ?= 2
+
 test: check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+test-fast: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow" tests/emulator tests/tap tests/target tests/insights
 
 # Options: BENCH_ARGS="--quick", "--only tap", ... (see `.venv/bin/python -m benchmarks.run --help`).
 bench: install

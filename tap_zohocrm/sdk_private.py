@@ -1,7 +1,7 @@
 """The fence around singer-sdk's private members: every one the tap uses is declared here.
 
 ``PRIVATE_MEMBERS`` names each private method the tap overrides or calls (with its parameter
-names) and each private attribute it reads; ``tests/test_tap_sdk_contract.py`` checks they
+names) and each private attribute it reads; ``tests/tap/test_tap_sdk_contract.py`` checks they
 still exist in singer-sdk with that shape, and that the tap's code uses no other, so an
 upgrade that changes one fails one named test instead of a sync.
 """

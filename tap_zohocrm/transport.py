@@ -6,7 +6,7 @@ every stream's session, :class:`BoundedAdapter` reads buffered (non-streamed) re
 decompressed, in chunks, and stops at :data:`MAX_BODY_BYTES` or at the deadline.
 
 This is the tap's one adapter to a private member of requests (``Response._content``, where a
-body read this way must go for ``response.content`` to work); ``tests/test_tap_transport.py``
+body read this way must go for ``response.content`` to work); ``tests/tap/test_tap_transport.py``
 checks that the member still exists.
 """
 

@@ -3,7 +3,7 @@
 The target overrides the SDK's message handlers (a STATE only after its batch committed, the
 sync log, one-sentence errors) and reads a few of its attributes. ``PRIVATE_MEMBERS`` names
 each with its parameter names (a method) or ``None`` (an attribute);
-``tests/test_target_sdk_contract.py`` checks they still exist in singer-sdk with that shape,
+``tests/target/test_target_sdk_contract.py`` checks they still exist in singer-sdk with that shape,
 and that the target's code uses no other, so an upgrade that changes one fails one named test.
 """
 

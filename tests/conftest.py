@@ -1,4 +1,8 @@
-"""Shared pytest fixtures. Add new fixtures below; keep existing ones unchanged."""
+"""Fixtures every tier shares: the one emulator fixture, the tap's and the target's kits.
+
+Each tier (emulator, tap, target, reliability, insights, e2e) has its own conftest for what
+only it uses.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +10,67 @@ import pytest
 
 from zoho_crm_emulator import Emulator, EmulatorConfig
 
+_TIER_MARKS = {"e2e": ("e2e", "slow"), "reliability": ("slow",)}
+_PHASES: list[str] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of tests/e2e is ``e2e`` and ``slow``; every one of tests/reliability ``slow``.
+
+    ``make test-fast`` (``-m "not slow"``) then runs the unit and in-process tiers only.
+    """
+    for item in items:
+        tier = item.path.parent.name
+        for mark in _TIER_MARKS.get(tier, ()):
+            item.add_marker(mark)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the e2e setup phases (tests/e2e/conftest.py) for the summary, in the controller."""
+    _PHASES.extend(value for key, value in report.user_properties if key == "e2e_phase")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per slow e2e setup step and what it took."""
+    if _PHASES:
+        terminalreporter.section("e2e setup phases")
+        for line in dict.fromkeys(_PHASES):
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture
-def emulator_factory():
-    """Start emulators on free ports; all are stopped after the test.
+def emulator_defaults() -> dict:
+    """``EmulatorConfig`` values every emulator of a test starts with (a tier may override)."""
+    return {}
 
-    Usage: ``emu, base_url = emulator_factory(sizes={"Leads": 2600}, token_lifetime_calls=5)``
-    (keyword arguments are ``EmulatorConfig`` fields).
+
+@pytest.fixture
+def start_emulator(emulator_defaults):
+    """The one emulator fixture: start emulators on free ports, all stopped after the test.
+
+    Usage: ``emu = start_emulator(sizes={"Leads": 2600}, token_lifetime_calls=5)``; the
+    keyword arguments are ``EmulatorConfig`` fields, and ``emu.base_url`` is where it serves.
     """
     started: list[Emulator] = []
 
-    def make(**config) -> tuple[Emulator, str]:
-        emu = Emulator(EmulatorConfig(**config))
+    def start(**config) -> Emulator:
+        emu = Emulator(EmulatorConfig(**{**emulator_defaults, **config}))
         started.append(emu)
-        return emu, emu.start()
+        emu.start()
+        return emu
 
-    yield make
+    yield start
     for emu in started:
         emu.stop()
 
 
 @pytest.fixture
-def emulator(emulator_factory):
-    """A default emulator (seed 42, small sizes) already serving: ``(emu, base_url)``."""
-    return emulator_factory()
+def emulator(start_emulator) -> Emulator:
+    """A default emulator (seed 42, small sizes), already serving."""
+    return start_emulator()
 
 
-# ---- tap-zohocrm fixtures (tests/test_tap_*.py) ------------------------------------------
+# ---- tap-zohocrm fixtures (tests/tap, tests/reliability, tests/insights) --------------------
 # Self-contained on purpose (own imports, no __future__ import) so that sections appended by
 # other packages' tests cannot clash with it.
 import contextlib as _tap_contextlib
@@ -79,27 +117,6 @@ class TapRunResult:
 
 
 @_tap_pytest.fixture
-def tap_emulator():
-    """Factory: ``tap_emulator(**EmulatorConfig kwargs)`` starts an emulator for the test."""
-    from zoho_crm_emulator import Emulator, EmulatorConfig
-
-    started = []
-
-    def start(**kwargs):
-        # No recycle-bin entries from before the first sync unless a test asks: a first sync
-        # reads the whole recycle bin, and tests about other things compare live records.
-        kwargs.setdefault("deleted_fraction", 0.0)
-        emu = Emulator(EmulatorConfig(**kwargs))
-        emu.start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        emu.stop()
-
-
-@_tap_pytest.fixture
 def tap_config():
     """Factory: the tap config for an emulator, plus any extra settings."""
 
@@ -129,17 +146,6 @@ def run_tap():
 
 
 @_tap_pytest.fixture
-def discover_catalog():
-    """Factory: the catalog dict discovery produces for a config (in-process)."""
-    from tap_zohocrm.tap import TapZohoCRM
-
-    def discover(config):
-        return TapZohoCRM(config=config, setup_mapper=False).catalog_dict
-
-    return discover
-
-
-@_tap_pytest.fixture
 def fast_backoff(monkeypatch):
     """Shrink the tap's backoff waits (the wait generator's inputs) so retry tests run fast."""
     from tap_zohocrm.auth import ZohoOAuthAuthenticator
@@ -151,129 +157,8 @@ def fast_backoff(monkeypatch):
     monkeypatch.setattr(ZohoOAuthAuthenticator, "REFRESH_BACKOFF_MAX_SECONDS", 0.01)
 
 
-# ---- target-sqlite-audit fixtures (tests/test_target_*.py) -------------------------------
-# Self-contained on purpose (own imports, prefixed names) so that it cannot clash with the
-# sections above or below it.
-import contextlib as _audit_contextlib
-import io as _audit_io
-import json as _audit_json
-import os as _audit_os
-import sqlite3 as _audit_sqlite3
-import subprocess as _audit_subprocess
-import sys as _audit_sys
-from pathlib import Path as _AuditPath
-
-AUDIT_CLI = str(_AuditPath(_audit_sys.executable).parent / "target-sqlite-audit")
-
-
-class AuditRun:
-    """Outcome of one in-process run of the target."""
-
-    def __init__(self, stdout: str, stderr: str, error: BaseException | None) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-        self.error = error
-        self.states = [_audit_json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-class AuditKit:
-    """Builds Singer messages, runs target-sqlite-audit and reads its database."""
-
-    def __init__(self, directory: _AuditPath) -> None:
-        self.directory = directory
-        self.database = directory / "audit.sqlite"
-        self.config: dict = {"database": str(self.database)}
-
-    # messages
-    @staticmethod
-    def schema(stream, properties, key=("id",), bookmarks=None, **extra) -> dict:
-        props = {
-            name: ({"type": ["null", spec]} if isinstance(spec, str) else spec)
-            for name, spec in properties.items()
-        }
-        message = {
-            "type": "SCHEMA",
-            "stream": stream,
-            "schema": {"type": "object", "properties": props},
-            "key_properties": list(key),
-        }
-        if bookmarks:
-            message["bookmark_properties"] = list(bookmarks)
-        message.update(extra)
-        return message
-
-    @staticmethod
-    def record(stream, record) -> dict:
-        return {"type": "RECORD", "stream": stream, "record": record}
-
-    @staticmethod
-    def state(value) -> dict:
-        return {"type": "STATE", "value": value}
-
-    @staticmethod
-    def lines(messages) -> bytes:
-        if isinstance(messages, bytes):
-            return messages
-        return "".join(
-            (m if isinstance(m, str) else _audit_json.dumps(m)) + "\n" for m in messages
-        ).encode()
-
-    # running
-    def run(self, messages, *, raises: bool = False, **config) -> AuditRun:
-        """Run the target in-process (like singer-sdk's test runner)."""
-        from target_sqlite_audit.target import TargetSqliteAudit
-
-        target = TargetSqliteAudit(config={**self.config, **config})
-        out, err = _audit_io.StringIO(), _audit_io.StringIO()
-        error = None
-        with _audit_contextlib.redirect_stdout(out), _audit_contextlib.redirect_stderr(err):
-            try:
-                target.process_lines(_audit_io.BytesIO(self.lines(messages)))
-                target.process_endofpipe()
-            except Exception as exc:
-                if raises:
-                    raise
-                error = exc
-        return AuditRun(out.getvalue(), err.getvalue(), error)
-
-    def cli(self, messages=b"", *args, config=None, timeout=60, env=None):
-        """Run the console script as a subprocess; returns CompletedProcess (bytes)."""
-        config_path = self.directory / "config.json"
-        config_path.write_text(_audit_json.dumps({**self.config, **(config or {})}))
-        argv = [AUDIT_CLI, *args] if args else [AUDIT_CLI, "--config", str(config_path)]
-        return _audit_subprocess.run(
-            argv,
-            input=self.lines(messages),
-            capture_output=True,
-            timeout=timeout,
-            env={**_audit_os.environ, **(env or {})},
-            check=False,
-        )
-
-    # reading
-    def connect(self, database=None) -> _audit_sqlite3.Connection:
-        conn = _audit_sqlite3.connect(str(database or self.database))
-        conn.row_factory = _audit_sqlite3.Row
-        return conn
-
-    def query(self, sql, params=(), database=None) -> list[dict]:
-        with _audit_contextlib.closing(self.connect(database)) as conn:
-            return [dict(row) for row in conn.execute(sql, params)]
-
-    def scalar(self, sql, params=(), database=None):
-        with _audit_contextlib.closing(self.connect(database)) as conn:
-            return conn.execute(sql, params).fetchone()[0]
-
-    def syncs(self, database=None) -> list[dict]:
-        return self.query("SELECT * FROM sync_log ORDER BY id", database=database)
-
-    def history(self, stream="leads", database=None) -> list[dict]:
-        return self.query(
-            f'SELECT * FROM "{stream}_history" ORDER BY history_id', database=database
-        )
-
-    def current(self, stream="leads", database=None) -> list[dict]:
-        return self.query(f'SELECT * FROM "{stream}" ORDER BY rowid', database=database)
+# ---- target-sqlite-audit fixtures (tests/target, tests/reliability) ----------------------
+from audit_kit import AuditKit
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers of the tap's complete-data tests (tests/test_tap_complete_*.py).
+"""Helpers of the tap's complete-data tests (tests/tap/test_tap_complete_*.py).
 
 Kept out of conftest.py on purpose (several packages append to it); imported by name, since
 pytest puts this folder on ``sys.path``.

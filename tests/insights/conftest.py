@@ -1,0 +1,1 @@
+"""The insights tier: the CRM team's questions answered from an audit database."""

@@ -1,0 +1,1 @@
+"""The target tier: target-sqlite-audit in-process on a real SQLite file (``audit`` kit)."""
