@@ -43,7 +43,7 @@ if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context, RequestFunc
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = [
     "API_VERSION",
@@ -94,7 +94,7 @@ class ZohoStream(RESTStream[ZohoPage]):
     #: Upper bound of one backoff wait (also caps a ``Retry-After``), in seconds.
     MAX_WAIT: t.ClassVar[float] = 120.0
 
-    def __init__(self, tap: TapZohoCRM, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, tap: ZohoRun, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the stream.
 
         Args:
@@ -512,7 +512,7 @@ class SettingsReader(ZohoStream):
 
     paged = False
 
-    def __init__(self, tap: TapZohoCRM) -> None:
+    def __init__(self, tap: ZohoRun) -> None:
         """Create the reader.
 
         Args:

@@ -24,8 +24,22 @@ import threading
 import typing as t
 from collections.abc import Callable, Iterator
 
-if t.TYPE_CHECKING:
-    from tap_zohocrm.streams import ZohoModuleStream
+
+class ReadAhead(t.Protocol):
+    """What a concurrent read needs of a module stream (``ZohoModuleStream`` is one)."""
+
+    name: str
+    #: Set by the worker: blocks until the main thread consumed what the read yielded.
+    catch_up: Callable[[], None]
+
+    def read_module(self, context: None) -> Iterator[t.Any]:
+        """The stream's records and state steps, in order."""
+        ...
+
+    def streams_to_read(self) -> t.Sequence[ReadAhead]:
+        """The run's module streams to read ahead, in sync order (starting bookmarks written)."""
+        ...
+
 
 __all__ = ["ConcurrentReads", "StateStep", "applied"]
 
@@ -78,7 +92,7 @@ def applied(items: t.Iterable[t.Any]) -> Iterator[dict[str, t.Any]]:
 class _Worker:
     """One stream's read on a thread, into a bounded queue."""
 
-    def __init__(self, stream: ZohoModuleStream, on_done: Callable[[], None]) -> None:
+    def __init__(self, stream: ReadAhead, on_done: Callable[[], None]) -> None:
         self.stream = stream
         self.queue: queue.Queue[t.Any] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.stop = threading.Event()
@@ -168,20 +182,20 @@ class ConcurrentReads:
             limit: ``max_concurrent_requests``; 1 reads every stream on the main thread.
         """
         self.limit = max(1, int(limit))
-        self._pending: list[ZohoModuleStream] | None = None
+        self._pending: list[ReadAhead] | None = None
         self._workers: dict[str, _Worker] = {}
         self._active = 0
         self._consumed: list[_Worker] = []
         self._closed = False
         self._lock = threading.Lock()
 
-    def source(self, stream: ZohoModuleStream) -> t.Iterable[t.Any]:
+    def source(self, stream: ReadAhead) -> t.Iterable[t.Any]:
         """The stream's read: from its worker when reads run concurrently, else in place."""
         if self.limit <= 1 or self._closed:
             return stream.read_module(None)
         with self._lock:
             if self._pending is None:
-                self._pending = stream.zoho_tap.concurrent_streams()
+                self._pending = list(stream.streams_to_read())
             if stream.name not in self._workers:
                 # Not planned (or already consumed once): start it now, ahead of the others.
                 self._pending = [s for s in self._pending if s.name != stream.name]
@@ -205,7 +219,7 @@ class ConcurrentReads:
         for worker in workers:
             worker.thread.join(timeout=SHUTDOWN_WAIT)
 
-    def _start(self, stream: ZohoModuleStream) -> None:
+    def _start(self, stream: ReadAhead) -> None:
         worker = _Worker(stream, self._worker_finished)
         self._workers[stream.name] = worker
         self._active += 1

@@ -24,9 +24,55 @@ from tap_zohocrm.client import answer_time, page_info, page_records
 from tap_zohocrm.schema import REPLICATION_KEY, SYSTEM_KEYS
 
 if t.TYPE_CHECKING:
+    import logging
+
     import requests
 
-    from tap_zohocrm.streams import ZohoModuleStream
+    from tap_zohocrm.auth import ZohoOAuthAuthenticator
+    from tap_zohocrm.options import TapSettings
+
+
+class CoqlSource(t.Protocol):
+    """What the COQL reader needs of a module stream (``ZohoModuleStream`` is one)."""
+
+    module: str
+    name: str
+    settings: TapSettings
+    #: The module's record count, when this run asked for it (sizes a first sync's LIMIT).
+    module_count: int | None
+
+    @property
+    def replication_key(self) -> str | None:
+        """``Modified_Time``, or None for a module read whole."""
+        ...
+
+    @property
+    def schema(self) -> dict:
+        """The stream's schema."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The stream's logger."""
+        ...
+
+    @property
+    def authenticator(self) -> ZohoOAuthAuthenticator:
+        """The run's authenticator (its token's scopes)."""
+        ...
+
+    def selected_properties(self) -> tuple[str, ...]:
+        """The selected properties, in schema order."""
+        ...
+
+    def coql_criteria(self) -> list[str]:
+        """Criteria every query of the module carries."""
+        ...
+
+    def send_coql(self, query: str) -> requests.Response:
+        """One COQL query."""
+        ...
+
 
 __all__ = ["CoqlReader", "CoqlUnsuitable", "coql_reads"]
 
@@ -43,7 +89,7 @@ class CoqlReader:
 
     def __init__(
         self,
-        stream: ZohoModuleStream,
+        stream: CoqlSource,
         reads: Sequence[coql.FieldRead],
         *,
         since: str | None,
@@ -177,7 +223,7 @@ class CoqlReader:
             raise CoqlUnsuitable(msg)
 
 
-def coql_reads(stream: ZohoModuleStream) -> list[coql.FieldRead] | None:
+def coql_reads(stream: CoqlSource) -> list[coql.FieldRead] | None:
     """The COQL reads of the stream's selection, or None (with one log line) to use REST."""
     method = stream.settings.read_method
     if method == "rest":

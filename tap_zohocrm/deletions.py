@@ -45,7 +45,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = [
     "DELETED_BOOKMARK",
@@ -108,7 +108,7 @@ class DeletedRecordsReader(ZohoStream):
 
     records_key = "data"
 
-    def __init__(self, tap: TapZohoCRM, module: str) -> None:
+    def __init__(self, tap: ZohoRun, module: str) -> None:
         """Create the reader (see the class docstring)."""
         super().__init__(
             tap,

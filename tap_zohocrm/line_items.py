@@ -32,7 +32,7 @@ from tap_zohocrm.streams import FieldsMetadataStream, stream_name_for
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = ["LINE_ITEM_STREAMS", "LineItemsStream", "custom_subform_stream"]
 
@@ -271,7 +271,7 @@ def subform_schema(fields: Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
     return {"type": "object", "properties": properties}
 
 
-def custom_subform_stream(tap: TapZohoCRM, spec: str) -> LineItemsStream:
+def custom_subform_stream(tap: ZohoRun, spec: str) -> LineItemsStream:
     """The stream of a ``subforms`` entry such as ``Accounts.Renewals``.
 
     Its schema comes from the input catalog, else from the subform's ``/settings/fields``

@@ -40,7 +40,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams.rest import PageContext
 
     from tap_zohocrm.read_plan import ReadPlan
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = ["ModulePagesStream"]
 
@@ -51,7 +51,7 @@ class ModulePagesStream(ZohoStream):
     #: The module's API name, e.g. ``Leads``.
     module: str = ""
 
-    def __init__(self, tap: TapZohoCRM, *, name: str, path: str) -> None:
+    def __init__(self, tap: ZohoRun, *, name: str, path: str) -> None:
         """Create the stream with no read planned yet."""
         super().__init__(tap, name=name, path=path)
         self.page_size = self.settings.page_size

@@ -25,7 +25,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 #: Zoho codes that mean "this org (edition) or user has no such feature".
 FEATURE_REFUSED_CODES = frozenset(
@@ -67,7 +67,7 @@ class ZohoListStream(ZohoStream):
     #: What the warning calls the feature (``Territory Management``).
     feature: t.ClassVar[str] = ""
 
-    def __init__(self, tap: TapZohoCRM) -> None:
+    def __init__(self, tap: ZohoRun) -> None:
         """Create the stream from its declaration."""
         super().__init__(tap, schema=self.properties.to_dict())
         self.what = f"the {self.name}"

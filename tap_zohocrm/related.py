@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 PARENT_MODIFIED = "parent_modified_time"
 #: State key: the bookmark a run reached when it finished (not the case after a kill).
@@ -63,7 +63,7 @@ class PerRecordStream(ZohoStream):
     backfill_by_default: t.ClassVar[bool] = False
     properties: t.ClassVar[th.PropertiesList]
 
-    def __init__(self, tap: TapZohoCRM, schema: dict[str, t.Any] | None = None) -> None:
+    def __init__(self, tap: ZohoRun, schema: dict[str, t.Any] | None = None) -> None:
         """Create the stream from its declaration (or a schema built at discovery)."""
         super().__init__(tap, schema=schema or self.properties.to_dict())
         self.what = f"the {self.parent_module} {self.name}"
@@ -336,7 +336,7 @@ class TimelineStream(PerRecordStream):
             }
 
 
-def timeline_stream(tap: TapZohoCRM, module: str, name: str) -> TimelineStream:
+def timeline_stream(tap: ZohoRun, module: str, name: str) -> TimelineStream:
     """The ``<module>_timeline`` stream of one module (its own class: the SDK keys by type)."""
     cls = type(
         f"{module}TimelineStream", (TimelineStream,), {"name": name, "parent_module": module}

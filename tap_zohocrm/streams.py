@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL
-from tap_zohocrm.concurrency import StateStep, applied
+from tap_zohocrm.concurrency import ReadAhead, StateStep, applied
 from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
@@ -47,7 +47,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = [
     "KNOWN_REFUSING_MODULES",
@@ -78,7 +78,7 @@ class ZohoModuleStream(ModulePagesStream):
     none of Zoho's ``$`` system keys.
     """
 
-    def __init__(self, tap: TapZohoCRM, module: str | None = None) -> None:
+    def __init__(self, tap: ZohoRun, module: str | None = None) -> None:
         """Create the stream.
 
         Args:
@@ -129,6 +129,10 @@ class ZohoModuleStream(ModulePagesStream):
         except Exception:
             self.zoho_tap.reads.shutdown()  # the run fails here: the reads ahead end first
             raise
+
+    def streams_to_read(self) -> t.Sequence[ReadAhead]:
+        """The run's module streams to read ahead (see concurrency.py)."""
+        return self.zoho_tap.concurrent_streams()
 
     # -- schema --------------------------------------------------------------------------
 

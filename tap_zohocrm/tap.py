@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime
 import decimal
 import sys
-import threading
 import typing as t
-from functools import cached_property
-from importlib import metadata
 
 import click
 import orjson
-from singer_sdk import Tap
 from singer_sdk.io_base import SingerWriter
 from typing_extensions import override
 
-from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.bookmarks import parse_instant
-from tap_zohocrm.concurrency import ConcurrentReads
 from tap_zohocrm.config_schema import CONFIG_SCHEMA
-from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.line_items import LINE_ITEM_STREAMS, custom_subform_stream
 from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
-from tap_zohocrm.options import TapSettings
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
+from tap_zohocrm.run import ZohoRun
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
 from tap_zohocrm.sdk_private import write_starting_value
 from tap_zohocrm.settings import describe_settings_errors
@@ -93,7 +85,7 @@ class ZohoSingerWriter(SingerWriter):
             return super().serialize_message(message)
 
 
-class TapZohoCRM(Tap):
+class TapZohoCRM(ZohoRun):
     """Zoho CRM records (Leads, Contacts, Deals, any other module) and their deletions."""
 
     name = "tap-zohocrm"
@@ -105,42 +97,9 @@ class TapZohoCRM(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the tap (see :class:`singer_sdk.Tap`)."""
         self._module_schemas: dict[str, dict] = {}
-        self._metadata_calls: collections.Counter[str] = collections.Counter()
-        self._metadata_credits: collections.Counter[str] = collections.Counter()
         self._fields_reader: FieldsMetadataStream | None = None
-        #: Modules of the ``modules`` setting that Zoho refused, with the warning given.
-        self.refused_modules: dict[str, str] = {}
-        self._meter: CreditMeter | None = None
-        self._gate: threading.BoundedSemaphore | None = None
-        self._reads: ConcurrentReads | None = None
-        #: Zoho's ``X-API-CREDITS-REMAINING``, once it sends one.
-        self.credits_remaining: str | None = None
         super().__init__(*args, **kwargs)
         self._check_start_date()
-
-    @cached_property
-    def settings(self) -> TapSettings:
-        """The settings, read once (defaults applied) after the config was validated."""
-        return TapSettings.from_config(self.config, self.config_jsonschema)
-
-    @property
-    def request_gate(self) -> threading.BoundedSemaphore:
-        """Held by every API request in flight: at most ``max_concurrent_requests`` at once."""
-        if self._gate is None:
-            self._gate = threading.BoundedSemaphore(self.max_concurrent_requests)
-        return self._gate
-
-    @property
-    def max_concurrent_requests(self) -> int:
-        """``max_concurrent_requests`` (default 3)."""
-        return self.settings.max_concurrent_requests
-
-    @property
-    def reads(self) -> ConcurrentReads:
-        """The module streams' reads, started ahead up to ``max_concurrent_requests``."""
-        if self._reads is None:
-            self._reads = ConcurrentReads(self.max_concurrent_requests)
-        return self._reads
 
     def concurrent_streams(self) -> list[ZohoModuleStream]:
         """The selected module streams in sync order, their starting bookmarks written.
@@ -157,13 +116,6 @@ class TapZohoCRM(Tap):
         for stream in streams:
             write_starting_value(stream)
         return streams
-
-    @property
-    def meter(self) -> CreditMeter:
-        """Credits spent by every stream of this run, against ``max_credits_per_run``."""
-        if self._meter is None:
-            self._meter = CreditMeter(self.settings.max_credits_per_run)
-        return self._meter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -207,40 +159,6 @@ class TapZohoCRM(Tap):
             raise ZohoConfigError(msg) from None
 
     # -- connection --------------------------------------------------------------------
-
-    @cached_property
-    def authenticator(self) -> ZohoOAuthAuthenticator:
-        """The run's one authenticator, shared by every stream."""
-        settings = self.settings
-        return ZohoOAuthAuthenticator(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            refresh_token=settings.refresh_token,
-            auth_method=settings.auth_method,
-            soid=settings.soid,
-            scopes=settings.scopes,
-            data_center=settings.data_center,
-            environment=settings.environment,
-            accounts_url=settings.accounts_url,
-            api_domain=settings.api_domain,
-            timeout=settings.request_timeout,
-            user_agent=settings.user_agent or self.default_user_agent,
-            logger=self.logger.getChild("auth"),
-        )
-
-    @property
-    def api_domain(self) -> str:
-        """The API domain all calls go to (override, else the token's, else the table's)."""
-        return self.authenticator.api_domain
-
-    @cached_property
-    def default_user_agent(self) -> str:
-        """``tap-zohocrm/<version>``."""
-        try:
-            version = metadata.version("tap-zohocrm")
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            version = "0"
-        return f"tap-zohocrm/{version}"
 
     # -- schemas -----------------------------------------------------------------------
 
@@ -290,8 +208,9 @@ class TapZohoCRM(Tap):
             else:
                 schema = self._fallback_schema(module, stream_name, "Zoho returned no fields")
         finally:
-            self._metadata_calls[module] += reader.api_calls - calls_before
-            self._metadata_credits[module] += reader.api_credits - credits_before
+            self.count_metadata(
+                module, reader.api_calls - calls_before, reader.api_credits - credits_before
+            )
         self._module_schemas[module] = schema
         return schema
 
@@ -346,14 +265,6 @@ class TapZohoCRM(Tap):
             return standard_schema(stream_name)
         except FileNotFoundError:
             return minimal_schema()
-
-    def metadata_calls(self, module: str) -> int:
-        """Field-metadata API calls made for a module in this process."""
-        return self._metadata_calls[module]
-
-    def metadata_credits(self, module: str) -> int:
-        """API credits the field-metadata calls for a module spent in this process."""
-        return self._metadata_credits[module]
 
     # -- streams -----------------------------------------------------------------------
 

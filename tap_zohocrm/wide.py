@@ -37,10 +37,42 @@ from tap_zohocrm.chunks import PartsPool, batched
 from tap_zohocrm.client import is_restart, page_info
 
 if t.TYPE_CHECKING:
+    import logging
     from collections.abc import Sequence
 
+    import requests
+
     from tap_zohocrm.client import ZohoPage
-    from tap_zohocrm.streams import ZohoModuleStream
+
+
+class ChunkSource(t.Protocol):
+    """What the chunked reader needs of a module stream (``ModulePagesStream`` is one)."""
+
+    module: str
+    api_calls: int
+    api_credits: int
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The stream's logger."""
+        ...
+
+    def list_params(self, fields: Sequence[str]) -> dict[str, t.Any]:
+        """Parameters of a listing query with these fields."""
+        ...
+
+    def ids_params(self, fields: Sequence[str], ids: Sequence[str]) -> dict[str, t.Any]:
+        """Parameters of a read of given records."""
+        ...
+
+    def send_get(self, params: dict[str, t.Any], modified_since: str | None) -> requests.Response:
+        """One Get Records call."""
+        ...
+
+    def raw_records(self, response: requests.Response) -> list[dict[str, t.Any]]:
+        """The records of an answer, as Zoho sent them."""
+        ...
+
 
 __all__ = ["MAX_IDS_PER_CALL", "MAX_REREAD_ROUNDS", "ChunkedReader"]
 
@@ -70,7 +102,7 @@ class ChunkedReader:
 
     def __init__(
         self,
-        stream: ZohoModuleStream,
+        stream: ChunkSource,
         chunks: Sequence[tuple[str, ...]],
         version_key: str | None,
     ) -> None:

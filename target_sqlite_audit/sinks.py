@@ -32,7 +32,7 @@ else:  # pragma: no cover
 if t.TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-    from target_sqlite_audit.target import TargetSqliteAudit
+    from target_sqlite_audit.run import AuditRun
 
 _SDC_DROPPED = tuple(sorted(SDK_METADATA))
 
@@ -44,7 +44,7 @@ class AuditSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetSqliteAudit,
+        target: AuditRun,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,

@@ -33,6 +33,7 @@ from target_sqlite_audit.failures import (
 from target_sqlite_audit.policy import HistoryPolicy
 from target_sqlite_audit.reader import AuditReader
 from target_sqlite_audit.report import format_run_summary, redact
+from target_sqlite_audit.run import AuditRun
 from target_sqlite_audit.sinks import AuditSink
 from target_sqlite_audit.store import AuditStore, BatchCounts
 
@@ -51,7 +52,7 @@ if t.TYPE_CHECKING:
 _GC_THRESHOLD = 100_000
 
 
-class TargetSqliteAudit(Target):
+class TargetSqliteAudit(AuditRun):
     """Singer target keeping current state, full history and a sync log in one SQLite file."""
 
     name = "target-sqlite-audit"

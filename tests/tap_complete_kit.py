@@ -15,6 +15,8 @@ import urllib.parse
 
 import requests
 
+from tap_zohocrm.bookmarks import parse_instant
+
 STREAMS = {"leads": "Leads", "contacts": "Contacts", "deals": "Deals"}
 #: The streams that are not modules (reference data, related lists): users is selected by
 #: default, the others are opt-in.
@@ -165,3 +167,26 @@ def run_tap_until_killed(tap, config_path, kill_at):
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     return [json.loads(line) for line in lines if line.endswith(b"\n")]
+
+
+def assert_valid_singer_order(messages):
+    """SCHEMA before a stream's records; each STATE bookmark no newer than what came before."""
+    schemas: set[str] = set()
+    newest: dict[str, object] = {}
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            schemas.add(message["stream"])
+        elif message["type"] == "RECORD":
+            stream = message["stream"]
+            assert stream in schemas, f"a {stream} record before its SCHEMA"
+            value = message["record"].get("Modified_Time")
+            if value and message["record"].get("_sdc_deleted_at") is None:
+                known = newest.get(stream)
+                if known is None or parse_instant(value) > parse_instant(known):
+                    newest[stream] = value
+        elif message["type"] == "STATE":
+            for stream, bookmark in message["value"].get("bookmarks", {}).items():
+                value = bookmark.get("replication_key_value")
+                if stream in STREAMS and value:
+                    assert stream in newest, f"a {stream} bookmark before any {stream} record"
+                    assert parse_instant(value) <= parse_instant(newest[stream]), stream

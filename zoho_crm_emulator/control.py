@@ -7,13 +7,54 @@ the CLI, a benchmark) can be observed and steered: stats, mutations, faults, gro
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zoho_crm_emulator.errors import ZohoError, invalid_data, invalid_url
 from zoho_crm_emulator.messages import Request, Response
 
 if TYPE_CHECKING:
-    from zoho_crm_emulator.emulator import Emulator
+    from collections.abc import Sequence
+
+
+class Controlled(Protocol):
+    """What the control API drives (``Emulator`` is one)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Call counts and credits."""
+        ...
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        ...
+
+    def faults_settings(self) -> dict[str, Any]:
+        """The fault settings."""
+        ...
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change fault settings."""
+        ...
+
+    def records(self, module: str) -> list[dict[str, Any]]:
+        """A module's live records."""
+        ...
+
+    def deleted(self, module: str) -> list[dict[str, Any]]:
+        """A module's recycle bin."""
+        ...
+
+    def mutate(
+        self,
+        action: str,
+        *,
+        module: str = "Leads",
+        count: int = 1,
+        ids: Sequence[str] | None = None,
+        **kw: Any,
+    ) -> list[str]:
+        """Change the org."""
+        ...
+
 
 PREFIX = "/_emulator"
 _GROUND_TRUTH = re.compile(r"^/_emulator/(records|deleted)/([A-Za-z0-9_]+)/?$")
@@ -26,7 +67,7 @@ class ControlApi:
         emulator: The emulator to steer.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Controlled) -> None:
         self.emulator = emulator
 
     def handle(self, request: Request) -> Response:

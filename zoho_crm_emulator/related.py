@@ -17,8 +17,28 @@ from zoho_crm_emulator.metadata import OPEN_STAGES, stable_id
 from zoho_crm_emulator.timeutil import parse_iso, render
 
 if t.TYPE_CHECKING:
+    from zoho_crm_emulator.config import EmulatorConfig
+    from zoho_crm_emulator.metadata import ModuleDef
     from zoho_crm_emulator.model import Record
-    from zoho_crm_emulator.store import Store
+
+
+class Store(t.Protocol):
+    """What the related lists read of the org (``store.Store`` is one)."""
+
+    config: EmulatorConfig
+
+    def module(self, name: str) -> ModuleDef:
+        """A module's definition."""
+        ...
+
+    def live_record(self, module: str, record_id: str) -> Record | None:
+        """A live record, or None."""
+        ...
+
+    def values(self, module: ModuleDef, record: Record) -> dict[str, t.Any]:
+        """A record's field values."""
+        ...
+
 
 PROBABILITY = {stage: (i + 1) * 10 for i, stage in enumerate(OPEN_STAGES)}
 _DAY = 86_400

@@ -15,19 +15,42 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from zoho_crm_emulator import org, related
 from zoho_crm_emulator.auth import BULK_SCOPES, COQL_SCOPES, record_scopes, settings_scopes
-from zoho_crm_emulator.control import PREFIX, ControlApi
+from zoho_crm_emulator.control import PREFIX, ControlApi, Controlled
 from zoho_crm_emulator.coql_api import query_module
 from zoho_crm_emulator.errors import ZohoError, daily_limit_reached, internal_error, invalid_url
 from zoho_crm_emulator.messages import Request, Response
 from zoho_crm_emulator.metadata import find_module
 
 if TYPE_CHECKING:
-    from zoho_crm_emulator.emulator import Emulator
+    from zoho_crm_emulator.api import ZohoApi
+    from zoho_crm_emulator.auth import TokenManager
+    from zoho_crm_emulator.bulk import BulkRead
+    from zoho_crm_emulator.churn import Churn
+    from zoho_crm_emulator.config import EmulatorConfig
+    from zoho_crm_emulator.coql_api import CoqlApi
+    from zoho_crm_emulator.faults import FaultInjector
+    from zoho_crm_emulator.stats import Stats
+    from zoho_crm_emulator.store import Store
+
+
+class Served(Controlled, Protocol):
+    """What the dispatcher routes to (``Emulator`` is one): its parts and its control API."""
+
+    config: EmulatorConfig
+    store: Store
+    counters: Stats
+    tokens: TokenManager
+    faults: FaultInjector
+    api: ZohoApi
+    coql: CoqlApi
+    bulk: BulkRead
+    churn: Churn
+
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +73,7 @@ class Dispatcher:
         emulator: Supplies the store, tokens, faults, stats and API handlers.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Served) -> None:
         self.emulator = emulator
         self.control = ControlApi(emulator)
 

@@ -14,11 +14,13 @@ from tap_zohocrm.errors import ZohoAPIError, ZohoError
 from tap_zohocrm.schema import REPLICATION_KEY
 
 if t.TYPE_CHECKING:
+    import logging
     from collections.abc import Iterator
 
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.streams import ZohoModuleStream
+    from tap_zohocrm.options import TapSettings
+    from tap_zohocrm.run import ZohoRun
 
 from tap_zohocrm.bulk.client import BulkReadClient, BulkReadError
 from tap_zohocrm.bulk.constants import (
@@ -27,6 +29,51 @@ from tap_zohocrm.bulk.constants import (
     NOT_IN_BULK_READ,
 )
 from tap_zohocrm.bulk.convert import RecordPlan
+
+
+class BackfillSource(t.Protocol):
+    """What a Bulk Read backfill needs of a module stream (``ZohoModuleStream`` is one).
+
+    It reads the stream's state (is there a bookmark?) but never writes it.
+    """
+
+    module: str
+    settings: TapSettings
+    zoho_tap: ZohoRun
+    required_scope: str
+    #: Set here: the module's record count, when the ``auto`` plan asked Zoho for it.
+    module_count: int | None
+
+    @property
+    def replication_key(self) -> str | None:
+        """``Modified_Time``, or None for a module read whole."""
+        ...
+
+    @property
+    def schema(self) -> dict:
+        """The stream's schema."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The stream's logger."""
+        ...
+
+    def get_context_state(self, context: Context | None) -> dict:
+        """The stream's state (read only here)."""
+        ...
+
+    def get_starting_replication_key_value(self, context: Context | None) -> t.Any:
+        """The bookmark the stream starts from."""
+        ...
+
+    def selected_properties(self) -> tuple[str, ...]:
+        """The selected properties, in schema order."""
+        ...
+
+    def nested_deselections(self) -> dict[str, frozenset[str]]:
+        """Deselected sub-properties of object properties."""
+        ...
 
 
 class BulkReader:
@@ -191,7 +238,7 @@ class BulkBackfill:
 
     def __init__(
         self,
-        stream: ZohoModuleStream,
+        stream: BackfillSource,
         context: Context | None,
         client: BulkReadClient,
         start: str | None,
@@ -222,7 +269,7 @@ class BulkBackfill:
         return self.client.first_answer_at
 
     @classmethod
-    def plan(cls, stream: ZohoModuleStream, context: Context | None) -> BulkBackfill | None:
+    def plan(cls, stream: BackfillSource, context: Context | None) -> BulkBackfill | None:
         """Decide how the stream backfills, from ``backfill_method`` and the module's size.
 
         ``rest``: never bulk. ``bulk``: bulk whenever the stream has no bookmark. ``auto``:

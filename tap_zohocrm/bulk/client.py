@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, RequestFunc
 
-    from tap_zohocrm.tap import TapZohoCRM
+    from tap_zohocrm.run import ZohoRun
 
 from tap_zohocrm.bulk.constants import (
     BULK_READ_PATH,
@@ -95,10 +95,10 @@ class DownloadLimiter:
 
 
 #: One limiter per tap run: every stream of the run shares Zoho's per-user limit.
-_LIMITERS: weakref.WeakKeyDictionary[TapZohoCRM, DownloadLimiter] = weakref.WeakKeyDictionary()
+_LIMITERS: weakref.WeakKeyDictionary[ZohoRun, DownloadLimiter] = weakref.WeakKeyDictionary()
 
 
-def _limiter_for(tap: TapZohoCRM) -> DownloadLimiter:
+def _limiter_for(tap: ZohoRun) -> DownloadLimiter:
     limiter = _LIMITERS.get(tap)
     if limiter is None:
         limiter = _LIMITERS[tap] = DownloadLimiter()
@@ -135,7 +135,7 @@ class BulkReadClient(ZohoStream):
     #: Download chunk size: the zip goes to a temporary file, never whole into memory.
     DOWNLOAD_CHUNK_BYTES: t.ClassVar[int] = 1 << 20
 
-    def __init__(self, tap: TapZohoCRM) -> None:
+    def __init__(self, tap: ZohoRun) -> None:
         """Create the client.
 
         Args:

@@ -165,7 +165,7 @@ def test_resume_from_every_checkpoint_equals_an_uninterrupted_run(
     start_emulator, tap_config, run_tap, discover_catalog
 ):
     emu = start_emulator(
-        seed=33, sizes={"Leads": 5000, "Contacts": 5, "Deals": 5}, shared_second_fraction=0.5
+        seed=33, sizes={"Leads": 2200, "Contacts": 5, "Deals": 5}, shared_second_fraction=0.5
     )
     config = tap_config(emu, read_method="coql", include_deleted=False)
     catalog = only_streams(discover_catalog(config), "leads")

@@ -1,4 +1,8 @@
-"""A tap-zohocrm process killed half-way (SIGKILL) resumes from its last STATE without loss."""
+"""tap-zohocrm alone killed half-way (SIGKILL) resumes from its last STATE without loss.
+
+One stream across a daylight-saving change, and several streams read concurrently (the
+default); the whole pipeline killed at many points is test_reliability_kill.py.
+"""
 
 import json
 import os
@@ -7,9 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from tap_complete_kit import run_tap_until_killed
+from tap_complete_kit import assert_valid_singer_order, run_tap_until_killed
 
 TAP = str(Path(sys.executable).parent / "tap-zohocrm")
+SIZES = {"Leads": 900, "Contacts": 700, "Deals": 500, "Accounts": 600, "Campaigns": 400}
+MODULES = ["Accounts", "Campaigns"]
+STREAMS = ("accounts", "campaigns", "contacts", "deals", "leads")
 
 
 @pytest.mark.slow
@@ -57,3 +64,40 @@ def test_sigkill_half_way_then_resume_from_the_last_state(start_emulator, tap_co
     # Resuming re-reads only from the last complete second on, not the pages already done.
     assert len(seen & again) < 300
     assert emu.stats()["calls"]["records:Leads"] <= (len(again) + 99) // 100 + 1
+
+
+@pytest.mark.slow
+def test_sigkill_with_concurrent_reads_then_resume_loses_nothing(
+    start_emulator, tap_config, tmp_path
+):
+    emu = start_emulator(seed=74, sizes=SIZES, latency_ms=25, shared_second_fraction=0.5)
+    config = tap_config(emu, modules=MODULES, page_size=100, max_concurrent_requests=3)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    seen_states = []
+
+    def third_contacts_state(state):  # inside the third stream; the later ones read ahead
+        if state.get("bookmarks", {}).get("contacts"):
+            seen_states.append(state)
+        return len(seen_states) == 3
+
+    first = run_tap_until_killed(TAP, config_path, third_contacts_state)
+    assert_valid_singer_order(first)
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
+    second = subprocess.run(
+        [TAP, "--config", str(config_path), "--state", str(state_path)],
+        capture_output=True,
+        timeout=300,
+        env=env,
+        check=True,
+    )
+    resumed = [json.loads(line) for line in second.stdout.splitlines()]
+    for stream, module in zip(STREAMS, sorted(SIZES), strict=True):
+        seen = {
+            m["record"]["id"]
+            for m in first + resumed
+            if m["type"] == "RECORD" and m["stream"] == stream
+        }
+        assert seen == {r["id"] for r in emu.records(module)}, stream
