@@ -20,6 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoho_crm_emulator.bulk_criteria import (
+    Getter,
+    boolean,
+    compile_criteria,
+    instant,
+    maybe_instant,
+)
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.data import API_USER, ID_BASE
 from zoho_crm_emulator.errors import (
@@ -29,39 +36,21 @@ from zoho_crm_emulator.errors import (
     too_many_requests,
 )
 from zoho_crm_emulator.faults import FaultInjector
-from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import (
+from zoho_crm_emulator.fielddefs import (
     NOT_IN_BULK_READ,
     PARENT_FIELDS,
     FieldDef,
     ModuleDef,
-    find_module,
     stable_id,
 )
+from zoho_crm_emulator.messages import Request, Response
+from zoho_crm_emulator.metadata import find_module
 from zoho_crm_emulator.model import Record
 from zoho_crm_emulator.paging import PageTokens, bind
 from zoho_crm_emulator.store import Store
-from zoho_crm_emulator.timeutil import parse_iso, render
+from zoho_crm_emulator.timeutil import render
 
-#: Criteria comparators the emulator evaluates.
-COMPARATORS = frozenset(
-    {
-        "equal",
-        "not_equal",
-        "in",
-        "not_in",
-        "greater_than",
-        "greater_equal",
-        "less_than",
-        "less_equal",
-        "between",
-        "contains",
-        "starts_with",
-        "ends_with",
-    }
-)
 _TIME_FIELDS = {"Created_Time": "created", "Modified_Time": "modified"}
-_Getter = Callable[[Record], Any]
 
 
 @dataclass
@@ -138,7 +127,7 @@ class BulkRead:
             raise required_param_missing("query")
         module = self._module(query)
         columns = self._columns(module, query.get("fields"))
-        predicate = self._criteria(module, query.get("criteria"))
+        predicate = compile_criteria(module, query.get("criteria"), self._getter)
         fingerprint = bind(
             module.api_name,
             {"fields": ",".join(columns), "criteria": repr(query.get("criteria"))},
@@ -399,52 +388,15 @@ class BulkRead:
 
         return related_value
 
-    def _criteria(self, module: ModuleDef, criteria: Any) -> Callable[[Record], bool]:
-        """Compile Zoho criteria (single or grouped) into a record predicate."""
-        if criteria is None:
-            return lambda record: True
-        if not isinstance(criteria, dict):
-            raise invalid_data("criteria must be an object", param="criteria")
-        if "group" in criteria:
-            group = criteria["group"]
-            operator = str(criteria.get("group_operator", "and")).lower()
-            if not isinstance(group, list) or not group or operator not in ("and", "or"):
-                raise invalid_data("invalid criteria group", param="criteria")
-            parts = [self._criteria(module, c) for c in group]
-            if operator == "and":
-                return lambda record: all(p(record) for p in parts)
-            return lambda record: any(p(record) for p in parts)
-        spec = criteria.get("field")
-        name = spec.get("api_name") if isinstance(spec, dict) else spec
-        comparator = criteria.get("comparator")
-        if not isinstance(name, str) or comparator not in COMPARATORS:
-            raise invalid_data("invalid criteria", param="criteria", criteria=criteria)
-        getter, convert = self._getter(module, name)
-        value = criteria.get("value")
-        try:
-            if comparator in ("in", "not_in", "between"):
-                if not isinstance(value, list):
-                    raise ValueError("expected a list")
-                expected: Any = [convert(v) for v in value]
-                if comparator == "between" and len(expected) != 2:
-                    raise ValueError("between takes two values")
-            else:
-                expected = convert(value)
-        except (TypeError, ValueError):
-            raise invalid_data(
-                "invalid criteria value", param="criteria", criteria=criteria
-            ) from None
-        return _comparison(getter, comparator, expected)
-
-    def _getter(self, module: ModuleDef, name: str) -> tuple[_Getter, Callable[[Any], Any]]:
+    def _getter(self, module: ModuleDef, name: str) -> tuple[Getter, Callable[[Any], Any]]:
         """Return how to read a field for criteria, and how to convert criteria values."""
         if name in _TIME_FIELDS:
             attribute = _TIME_FIELDS[name]
-            return (lambda record: getattr(record, attribute)), _instant
+            return (lambda record: getattr(record, attribute)), instant
         if name in ("id", "Id"):
             return (lambda record: int(record.id)), int
         if name == "Converted__s" and name in module.by_name:
-            return (lambda record: record.converted_at is not None), _boolean
+            return (lambda record: record.converted_at is not None), boolean
         f, related = self._resolve(module, name)
         store = self.store
 
@@ -455,9 +407,9 @@ class BulkRead:
             return value
 
         if f.data_type == "datetime":
-            return (lambda record: _maybe_instant(read(record))), _instant
+            return (lambda record: maybe_instant(read(record))), instant
         if f.data_type == "boolean":
-            return read, _boolean
+            return read, boolean
         if f.resolved_json_type in ("integer", "double"):
             return read, float
         return read, str
@@ -485,23 +437,6 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
-def _instant(value: Any) -> int:
-    return parse_iso(str(value), param="criteria")
-
-
-def _maybe_instant(value: Any) -> int | None:
-    return None if value is None else parse_iso(str(value))
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text not in ("true", "false"):
-        raise ValueError("expected true or false")
-    return text == "true"
-
-
 def _positive_int(value: Any, name: str) -> int:
     try:
         number = int(value)
@@ -510,40 +445,3 @@ def _positive_int(value: Any, name: str) -> int:
     if number < 1:
         raise invalid_data(f"invalid {name}", param=name)
     return number
-
-
-def _comparison(getter: _Getter, comparator: str, expected: Any) -> Callable[[Record], bool]:
-    """Return a predicate applying one comparator; nulls match only not_equal/not_in."""
-
-    def test(record: Record) -> bool:
-        actual = getter(record)
-        if actual is None:
-            return comparator in ("not_equal", "not_in")
-        if isinstance(actual, str) and isinstance(expected, (int, float)):
-            return False
-        if comparator == "equal":
-            return bool(actual == expected)
-        if comparator == "not_equal":
-            return bool(actual != expected)
-        if comparator == "in":
-            return actual in expected
-        if comparator == "not_in":
-            return actual not in expected
-        if comparator == "greater_than":
-            return bool(actual > expected)
-        if comparator == "greater_equal":
-            return bool(actual >= expected)
-        if comparator == "less_than":
-            return bool(actual < expected)
-        if comparator == "less_equal":
-            return bool(actual <= expected)
-        if comparator == "between":
-            return bool(expected[0] <= actual <= expected[1])
-        text, needle = str(actual), str(expected)
-        if comparator == "contains":
-            return needle in text
-        if comparator == "starts_with":
-            return text.startswith(needle)
-        return text.endswith(needle)
-
-    return test

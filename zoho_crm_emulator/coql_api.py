@@ -8,8 +8,9 @@ from typing import Any
 from zoho_crm_emulator import coql
 from zoho_crm_emulator.config import EmulatorConfig
 from zoho_crm_emulator.errors import ZohoError
+from zoho_crm_emulator.fielddefs import ModuleDef
 from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import ModuleDef, find_module
+from zoho_crm_emulator.metadata import find_module
 from zoho_crm_emulator.model import Record
 from zoho_crm_emulator.store import Store
 from zoho_crm_emulator.subforms import PARENTS, SUBFORMS

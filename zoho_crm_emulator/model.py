@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zoho_crm_emulator.metadata import ModuleDef
+    from zoho_crm_emulator.fielddefs import ModuleDef
 
 
 @dataclass(slots=True)

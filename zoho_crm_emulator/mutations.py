@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from zoho_crm_emulator import related
-from zoho_crm_emulator.data import API_USER, ValueGenerator
-from zoho_crm_emulator.metadata import FieldDef, ModuleDef
+from zoho_crm_emulator.data import API_USER
+from zoho_crm_emulator.fielddefs import FieldDef, ModuleDef
 from zoho_crm_emulator.model import Deletion, ModuleState, Record
 from zoho_crm_emulator.subforms import SubformRows
+from zoho_crm_emulator.values import ValueGenerator
 
 #: Fields a timeline event does not list (every edit moves them).
 _AUDIT_FIELDS = frozenset({"Modified_By", "Modified_Time", "Created_By", "Created_Time"})

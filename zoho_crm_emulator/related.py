@@ -12,13 +12,13 @@ import typing as t
 
 from zoho_crm_emulator.data import API_USER
 from zoho_crm_emulator.errors import ZohoError, invalid_data, required_param_missing
+from zoho_crm_emulator.fielddefs import OPEN_STAGES, stable_id
 from zoho_crm_emulator.messages import Request, Response
-from zoho_crm_emulator.metadata import OPEN_STAGES, stable_id
 from zoho_crm_emulator.timeutil import parse_iso, render
 
 if t.TYPE_CHECKING:
     from zoho_crm_emulator.config import EmulatorConfig
-    from zoho_crm_emulator.metadata import ModuleDef
+    from zoho_crm_emulator.fielddefs import ModuleDef
     from zoho_crm_emulator.model import Record
 
 

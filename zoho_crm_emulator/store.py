@@ -16,13 +16,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from zoho_crm_emulator.config import EmulatorConfig
-from zoho_crm_emulator.data import ValueGenerator, generate_org
+from zoho_crm_emulator.data import generate_org
 from zoho_crm_emulator.errors import invalid_module
-from zoho_crm_emulator.metadata import ModuleDef, find_module, parent_field
+from zoho_crm_emulator.fielddefs import ModuleDef
+from zoho_crm_emulator.metadata import find_module, parent_field
 from zoho_crm_emulator.model import Deletion, ModuleState, Record
 from zoho_crm_emulator.mutations import MutationError, Mutations
 from zoho_crm_emulator.subforms import SubformRows
 from zoho_crm_emulator.timeutil import render
+from zoho_crm_emulator.values import ValueGenerator
 
 #: Mutation actions accepted by ``Store.mutate``.
 ACTIONS = ("edit", "create", "delete", "convert", "formula", "line_items")

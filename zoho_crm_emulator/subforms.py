@@ -11,9 +11,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from zoho_crm_emulator.data import ValueGenerator, mix, module_code
-from zoho_crm_emulator.metadata import FieldDef, ModuleDef
+from zoho_crm_emulator.data import mix, module_code
+from zoho_crm_emulator.fielddefs import FieldDef, ModuleDef
 from zoho_crm_emulator.model import Record
+from zoho_crm_emulator.values import ValueGenerator
 
 __all__ = ["SUBFORMS", "SubformRows"]
 
