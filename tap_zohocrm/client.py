@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import logging
 import random
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
@@ -26,14 +22,17 @@ from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe
 from tap_zohocrm.hosts import without_credentials
 from tap_zohocrm.paging import (
     _RESTART,
+    API_VERSION,
     RESTART_CODES,
     ZohoPage,
     ZohoPaginator,
     answer_time,
+    call_label,
     is_restart,
     page_info,
     page_records,
     response_payload,
+    retry_after_seconds,
 )
 from tap_zohocrm.transport import bounded_session
 
@@ -48,7 +47,6 @@ if t.TYPE_CHECKING:
 __all__ = [
     "API_VERSION",
     "RESTART_CODES",
-    "SettingsReader",
     "ZohoPage",
     "ZohoPaginator",
     "ZohoStream",
@@ -59,7 +57,6 @@ __all__ = [
     "response_payload",
 ]
 
-API_VERSION = "v8"
 
 #: 401 codes that mean "this access token is no good": refresh once and retry.
 TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
@@ -175,7 +172,7 @@ class ZohoStream(RESTStream[ZohoPage]):
             self.credits_remaining = remaining
             self.zoho_tap.credits_remaining = remaining
         status = response.status_code
-        self._last_call = _call_label(response)
+        self._last_call = call_label(response)
         if status < HTTPStatus.BAD_REQUEST:
             # Answered calls (200, 204 and 304 alike) cost what Zoho's credit table says;
             # refused calls are counted as calls but not as credits.
@@ -337,7 +334,7 @@ class ZohoStream(RESTStream[ZohoPage]):
                 base = min(self.MAX_WAIT, self.BACKOFF_FACTOR * 2.0**retry)
                 retry += 1
                 wait = base / 2 + random.uniform(0, base / 2)
-                retry_after = _retry_after_seconds(exception)
+                retry_after = retry_after_seconds(exception)
                 if retry_after is not None:
                     wait = min(self.MAX_WAIT, retry_after) + random.uniform(0, 0.1)
             exception = yield wait * scale
@@ -359,7 +356,7 @@ class ZohoStream(RESTStream[ZohoPage]):
             self.log("Access token rejected by Zoho; retrying with a fresh one")
             return
         response = getattr(exc, "response", None)
-        call = _call_label(response) if response is not None else ""
+        call = call_label(response) if response is not None else ""
         self.log(
             "Retrying %s in %.2f s after attempt %d: %s",
             call or f"{self.http_method} {self.path}",
@@ -501,62 +498,6 @@ class ZohoStream(RESTStream[ZohoPage]):
         if self.credits_remaining is None:
             return ""
         return f"; {self.credits_remaining} credits left in Zoho's 24-hour budget"
-
-
-class SettingsReader(ZohoStream):
-    """A one-call ``/settings/...`` endpoint the tap reads for itself; never synced.
-
-    Subclasses set ``name``, ``path``, ``required_scope`` and ``records_key``, and override
-    ``get_url_params`` when the endpoint takes parameters.
-    """
-
-    paged = False
-
-    def __init__(self, tap: ZohoRun) -> None:
-        """Create the reader.
-
-        Args:
-            tap: The tap.
-        """
-        super().__init__(tap, schema={"type": "object", "properties": {}})
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {}
-
-    @override
-    def get_new_paginator(self) -> SinglePagePaginator:
-        return SinglePagePaginator()
-
-
-def _retry_after_seconds(exception: BaseException | None) -> float | None:
-    response = getattr(exception, "response", None)
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def _call_label(response: requests.Response) -> str:
-    """``GET /Leads`` or ``POST /coql``: the call a response answers, below ``/crm/v8``."""
-    request = response.request
-    if request is None:
-        return ""
-    path = urlsplit(request.url or "").path
-    marker = f"/crm/{API_VERSION}"
-    if path.startswith(marker):
-        path = path[len(marker) :] or "/"
-    return f"{request.method} {path}"
 
 
 def _short_reason(exc: BaseException | None) -> str:

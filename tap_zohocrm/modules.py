@@ -14,15 +14,18 @@ import re
 import typing as t
 from http import HTTPStatus
 
+from singer_sdk.pagination import SinglePagePaginator
 from typing_extensions import override
 
-from tap_zohocrm.client import SettingsReader
+from tap_zohocrm.client import ZohoStream
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from singer_sdk.helpers.types import Context
+
+    from tap_zohocrm.run import ZohoRun
 
 __all__ = [
     "KNOWN_REFUSING_MODULES",
@@ -70,6 +73,32 @@ def stream_name_for(module: str) -> str:
     """
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", module)
     return re.sub(r"_+", "_", name).lower()
+
+
+class SettingsReader(ZohoStream):
+    """A one-call ``/settings/...`` endpoint the tap reads for itself; never synced.
+
+    Subclasses set ``name``, ``path``, ``required_scope`` and ``records_key``, and override
+    ``get_url_params`` when the endpoint takes parameters.
+    """
+
+    paged = False
+
+    def __init__(self, tap: ZohoRun) -> None:
+        """Create the reader.
+
+        Args:
+            tap: The tap.
+        """
+        super().__init__(tap, schema={"type": "object", "properties": {}})
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        return {}
+
+    @override
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()
 
 
 class FieldsMetadataStream(SettingsReader):

@@ -10,6 +10,7 @@ import datetime
 import email.utils
 import logging
 import typing as t
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -23,15 +24,21 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
 
 
+#: The Zoho CRM API version of every call (``/crm/v8``).
+API_VERSION = "v8"
+
 __all__ = [
+    "API_VERSION",
     "RESTART_CODES",
     "ZohoPage",
     "ZohoPaginator",
     "answer_time",
+    "call_label",
     "is_restart",
     "page_info",
     "page_records",
     "response_payload",
+    "retry_after_seconds",
 ]
 
 #: Codes that end a ``page_token`` chain without an error in the data: continue with a new
@@ -241,3 +248,34 @@ class ZohoPaginator(BaseAPIPaginator[ZohoPage]):
             since,
         )
         return ZohoPage(modified_since=since, page_token=None, query=current.query + 1)
+
+
+def retry_after_seconds(exception: BaseException | None) -> float | None:
+    """Seconds a ``Retry-After`` header (seconds or an HTTP date) asks to wait, if any."""
+    response = getattr(exception, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def call_label(response: requests.Response) -> str:
+    """``GET /Leads`` or ``POST /coql``: the call a response answers, below ``/crm/v8``."""
+    request = response.request
+    if request is None:
+        return ""
+    path = urlsplit(request.url or "").path
+    marker = f"/crm/{API_VERSION}"
+    if path.startswith(marker):
+        path = path[len(marker) :] or "/"
+    return f"{request.method} {path}"

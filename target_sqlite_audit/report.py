@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 import typing as t
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from target_sqlite_audit.naming import quote_ident
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from target_sqlite_audit.store import BatchCounts
+    from target_sqlite_audit.store import AuditStore, BatchCounts
 
 EMAIL_PLACEHOLDER = "<email>"
 PHONE_PLACEHOLDER = "<phone>"
@@ -251,3 +252,28 @@ def _report(conn: sqlite3.Connection, path: Path, limit: int, clean: t.Callable[
         out.append("\nTables\n")
         out.append(format_table(("stream", "table", "live", "deleted", "versions"), rows))
     return "".join(out)
+
+
+def print_run_summary(
+    store: AuditStore,
+    *,
+    status: str,
+    counts: t.Mapping[str, BatchCounts],
+    tables: t.Mapping[str, str],
+    seconds: float,
+    error: str | None,
+    redact_pii: bool,
+) -> None:
+    """Write the end-of-run summary of a sync to stderr (stdout carries only STATE)."""
+    text = format_run_summary(
+        sync_id=store.sync_id,
+        status=status,
+        database=str(store.path),
+        counts=counts,
+        tables=tables,
+        seconds=seconds,
+        error=error,
+        redact_pii=redact_pii,
+    )
+    sys.stderr.write(text)
+    sys.stderr.flush()

@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import typing as t
-from contextlib import contextmanager
 
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
@@ -30,10 +29,12 @@ from target_sqlite_audit.failures import (
     redacting_filter,
     without_sink_setup_noise,
 )
+from target_sqlite_audit.messages import parse_schema_message
 from target_sqlite_audit.policy import HistoryPolicy
 from target_sqlite_audit.reader import AuditReader
-from target_sqlite_audit.report import format_run_summary, redact
+from target_sqlite_audit.report import print_run_summary, redact
 from target_sqlite_audit.run import AuditRun
+from target_sqlite_audit.signals import SignalGate
 from target_sqlite_audit.sinks import AuditSink
 from target_sqlite_audit.store import AuditStore, BatchCounts
 
@@ -43,7 +44,6 @@ else:  # pragma: no cover
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import PurePath
     from types import FrameType
 
@@ -89,9 +89,7 @@ class TargetSqliteAudit(AuditRun):
         self._bookmarks: dict[str, str | None] = {}
         self._counts: dict[str, BatchCounts] = {}
         self._tables: dict[str, str] = {}
-        self._defer_depth = 0
-        self._pending_signal: int | None = None
-        self._terminating = False
+        self._signals = SignalGate(self._stop)
         self._batch_stream: str | None = None
         self._started = time.monotonic()
         self._routes: dict[object, list[tuple[AuditSink, t.Any]]] = {}
@@ -236,31 +234,7 @@ class TargetSqliteAudit(AuditRun):
         Args:
             message_dict: The SCHEMA message.
         """
-        line = self.line_number
-        stream = message_dict.get("stream")
-        schema = message_dict.get("schema")
-        if not isinstance(stream, str):
-            msg = f'The SCHEMA message on line {line} has no "stream" name.'
-            raise InputError(msg)
-        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
-            msg = f'The SCHEMA of stream {stream!r} on line {line} has no "properties" object.'
-            raise InputError(msg)
-        keys = message_dict.get("key_properties")
-        if keys is not None and (
-            not isinstance(keys, list) or not all(isinstance(key, str) for key in keys)
-        ):
-            msg = (
-                f"The SCHEMA of stream {stream!r} on line {line} has key_properties "
-                "that are not a list of property names."
-            )
-            raise InputError(msg)
-        bookmarks = message_dict.get("bookmark_properties")
-        replication_key = None
-        if isinstance(bookmarks, list) and bookmarks and isinstance(bookmarks[0], str):
-            replication_key = bookmarks[0]
-        elif isinstance(bookmarks, str):
-            replication_key = bookmarks
-
+        stream, schema, keys, replication_key = parse_schema_message(message_dict, self.line_number)
         maps = self.mapper.stream_maps.get(stream)
         if maps and (maps[0].raw_schema != schema or maps[0].raw_key_properties != keys):
             for stream_map in maps:
@@ -434,7 +408,7 @@ class TargetSqliteAudit(AuditRun):
         """
         if state == self._last_emitted_state:  # drained again, nothing new to report
             return
-        with self._signals_deferred():
+        with self._signals.deferred():
             self.store.checkpoint(state)
             super()._write_state_message(state)
             self._last_emitted_state = copy.deepcopy(state)
@@ -451,7 +425,7 @@ class TargetSqliteAudit(AuditRun):
         try:
             _ = self.store
             super().process_endofpipe()
-            with self._signals_deferred():
+            with self._signals.deferred():
                 self.store.finish_sync("completed")
                 self._finished = True
         except BaseException as exc:
@@ -480,7 +454,7 @@ class TargetSqliteAudit(AuditRun):
         error.logged = True
         self.logger.debug("Traceback of the error above", exc_info=original)
         store = self._store
-        with self._signals_deferred(drop=True):
+        with self._signals.deferred(drop=True):
             if store is not None:
                 try:
                     store.finish_sync(error.sync_status, sentence)
@@ -497,25 +471,19 @@ class TargetSqliteAudit(AuditRun):
             self._gc_thresholds = None
 
     def _print_summary(self, status: str, error: str | None) -> None:
-        store = self._store
-        if store is None:  # never opened (e.g. busy): the logged sentence says it all
-            return
-        text = format_run_summary(
-            sync_id=store.sync_id,
-            status=status,
-            database=str(store.path),
-            counts=self._counts,
-            tables=self._tables,
-            seconds=time.monotonic() - self._started,
-            error=error,
-            redact_pii=self.redact_pii,
-        )
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        if self._store is not None:  # never opened (e.g. busy): the logged sentence says it all
+            print_run_summary(
+                self._store,
+                status=status,
+                counts=self._counts,
+                tables=self._tables,
+                seconds=time.monotonic() - self._started,
+                error=error,
+                redact_pii=self.redact_pii,
+            )
 
     # -- signals --------------------------------------------------------------------------
 
-    @override
     @override
     def _setup_signal_handlers(self) -> None:
         # SIGHUP (the terminal closed, a CI runner cancelled) stops the run the same way, so
@@ -525,43 +493,22 @@ class TargetSqliteAudit(AuditRun):
             signal.signal(signal.SIGHUP, self._handle_termination)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Stop on SIGTERM/SIGINT without draining from inside the signal handler.
+        """Stop on SIGTERM/SIGINT/SIGHUP without draining from inside the signal handler.
 
         The SDK drains all sinks from the handler, which can re-enter a batch that is
-        half-way through its transaction.  Raising instead rolls back the open batch;
-        everything up to the last emitted STATE is already committed, and a rerun
-        redoes the rest.
-
-        Args:
-            signum: The signal.
-            frame: The interrupted frame.
+        half-way through its transaction. Raising instead (``signals.SignalGate``) rolls
+        back the open batch; everything up to the last emitted STATE is already committed,
+        and a rerun redoes the rest.
         """
-        if self._defer_depth:
-            if self._pending_signal is None:  # the first signal is the one to report
-                self._pending_signal = signum
-            return
-        if self._terminating:
-            # A second signal (SIGINT then SIGTERM) must not interrupt the cleanup that marks
-            # the sync log row: the first one is already being handled.
-            return
-        self._terminating = True
+        self._signals.handle(signum)
+
+    def _stop(self, signum: int) -> None:
         name = signal.Signals(signum).name
         msg = (
             f"Stopped by {name} at input line {self.line_number}; everything committed up "
             "to the last emitted STATE is kept."
         )
         raise TerminatedError(msg, signum)
-
-    @contextmanager
-    def _signals_deferred(self, *, drop: bool = False) -> Iterator[None]:
-        self._defer_depth += 1
-        try:
-            yield
-        finally:
-            self._defer_depth -= 1
-            pending, self._pending_signal = self._pending_signal, None
-            if pending is not None and not self._defer_depth and not drop:
-                self._handle_termination(pending, None)
 
 
 __all__ = ["DEFAULT_DATABASE", "TargetSqliteAudit"]
