@@ -46,10 +46,10 @@ format: install
 PYTEST_WORKERS ?= 2
 
 test: check
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 
 test-fast: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow" tests/emulator tests/tap tests/target tests/insights
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" tests/emulator tests/tap tests/target tests/insights
 
 # Options: BENCH_ARGS="--quick", "--only tap", ... (see `.venv/bin/python -m benchmarks.run --help`).
 bench: install
