@@ -1,49 +1,86 @@
 """What a record does to the stored version of its key (pure functions, no SQL).
 
-The store calls these per record, in input order, with a small decision state per key:
-``[content hash, replication-key value, deletion marker, known]``.
+The store calls these per record, in input order, with a small decision state per key
+(:class:`KeyState`); each decision is a :class:`Verdict`.
 """
 
 from __future__ import annotations
 
+import enum
 import typing as t
+from dataclasses import dataclass
 
 from target_sqlite_audit.instants import (
     compare_replication_values,
 )
 
-WRITES = frozenset({"insert", "update", "delete"})
+
+class Verdict(str, enum.Enum):
+    """What a record does to its key; the value is the history row's ``change_type``."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+    STALE = "stale"
 
 
-def initial_state(found: tuple[t.Any, ...] | None) -> list[t.Any]:
-    """Decision state of a stored key: [hash, replication key, deleted marker, known]."""
+#: The verdicts that write a history row.
+WRITES = frozenset({Verdict.INSERT, Verdict.UPDATE, Verdict.DELETE})
+
+
+@dataclass(slots=True)
+class KeyState:
+    """A key's stored version as the decisions see it (updated as a batch is decided)."""
+
+    #: Content hash of the current version.
+    digest: str | None
+    #: Its replication-key value.
+    rk: t.Any
+    #: When it was deleted (None: live).
+    deleted: t.Any
+    #: Whether the key has a version at all.
+    known: bool
+
+    def become(self, other: KeyState) -> None:
+        """Take another state's values (in place: the batch holds this object)."""
+        self.digest, self.rk, self.deleted, self.known = (
+            other.digest,
+            other.rk,
+            other.deleted,
+            other.known,
+        )
+
+
+def initial_state(found: tuple[t.Any, ...] | None) -> KeyState:
+    """Decision state of a stored key (``found``: hash, replication key, deleted marker...)."""
     if found is None:
-        return [None, None, None, False]
-    return [found[0], found[1], found[2], True]
+        return KeyState(None, None, None, False)
+    return KeyState(found[0], found[1], found[2], True)
 
 
-def decide(state: list[t.Any], digest: str, marker: t.Any, rk: t.Any) -> str:
+def decide(state: KeyState, digest: str, marker: t.Any, rk: t.Any) -> Verdict:
     """What a record does to a key in ``state`` (see :meth:`AuditStore.apply_batch`)."""
     if marker is not None:
-        if not state[3] or state[2] is not None:
-            return "unchanged"
-        return "stale" if older(marker, state[1]) else "delete"
-    if not state[3]:
-        return "insert"
-    if older(rk, state[1]) or (state[2] is not None and older(rk, state[2])):
-        return "stale"
-    return "unchanged" if state[0] == digest else "update"
+        if not state.known or state.deleted is not None:
+            return Verdict.UNCHANGED
+        return Verdict.STALE if older(marker, state.rk) else Verdict.DELETE
+    if not state.known:
+        return Verdict.INSERT
+    if older(rk, state.rk) or (state.deleted is not None and older(rk, state.deleted)):
+        return Verdict.STALE
+    return Verdict.UNCHANGED if state.digest == digest else Verdict.UPDATE
 
 
 def replay(
     writes: list[tuple[bool, str, t.Any, str]],
     replayed: dict[t.Any, list[t.Any]],
     key: t.Any,
-    verdict: str,
+    verdict: Verdict,
     digest: str,
-    state: list[t.Any],
+    state: KeyState,
     stored: dict[t.Any, tuple[t.Any, ...]],
-) -> str:
+) -> Verdict:
     """Recognise a write that a failed or interrupted sync already made.
 
     A rerun after a kill receives (part of) the same input again.  A write it would
@@ -63,24 +100,24 @@ def replay(
         stored: The database's state per key.
 
     Returns:
-        ``"unchanged"`` for a replay, otherwise ``verdict`` (to be decided again).
+        ``Verdict.UNCHANGED`` for a replay, otherwise ``verdict`` (to be decided again).
     """
     progress = replayed.setdefault(key, [0, None])
     start = progress[0]
-    deleting = verdict == "delete"
-    wanted = state[0] if deleting else digest
+    deleting = verdict is Verdict.DELETE
+    wanted = state.digest if deleting else digest
     for j in range(start, len(writes)):
         is_delete, hash_, rk, valid_from = writes[j]
         if is_delete == deleting and hash_ == wanted:
-            state[:] = [hash_, rk, valid_from if is_delete else None, True]
+            state.become(KeyState(hash_, rk, valid_from if is_delete else None, True))
             done = j + 1 == len(writes)
             progress[0], progress[1] = j + 1, (None if done else state)
-            return "unchanged"
+            return Verdict.UNCHANGED
     if start < len(writes):
         # Diverged: decisions continue from the database's state (the state may have been
         # the one at the failed run's last STATE).
         progress[0], progress[1] = len(writes), None
-        state[:] = initial_state(stored.get(key))
+        state.become(initial_state(stored.get(key)))
     return verdict
 
 

@@ -36,6 +36,8 @@ from target_sqlite_audit.connection import (
 )
 from target_sqlite_audit.decisions import (
     WRITES,
+    KeyState,
+    Verdict,
     decide,
     initial_state,
     replay,
@@ -147,7 +149,7 @@ class AuditStore(StreamRegistry):
 
                 # Pass 1: decide what each record does, following in-batch duplicates.
                 # state: [hash, replication key, deleted marker, known]
-                sim: dict[t.Any, list[t.Any]] = {}
+                sim: dict[t.Any, KeyState] = {}
                 actions: list[tuple[int, str]] = []
                 for i, key in enumerate(keys):
                     state = sim.get(key)
@@ -171,21 +173,26 @@ class AuditStore(StreamRegistry):
                         verdict = replay(window[key], replayed, key, verdict, digest, state, stored)
                         if verdict in WRITES:
                             verdict = decide(state, digest, marker, rk)
-                    if verdict == "unchanged":
+                    if verdict is Verdict.UNCHANGED:
                         counts.unchanged += 1
-                    elif verdict == "stale":
+                    elif verdict is Verdict.STALE:
                         counts.stale += 1
                     else:
                         actions.append((i, verdict))
-                        if verdict == "delete":
+                        if verdict is Verdict.DELETE:
                             counts.deleted += 1
-                            state[2] = marker
+                            state.deleted = marker
                         else:
-                            if verdict == "insert":
+                            if verdict is Verdict.INSERT:
                                 counts.inserted += 1
                             else:
                                 counts.updated += 1
-                            state[0], state[1], state[2], state[3] = digest, rk, None, True
+                            state.digest, state.rk, state.deleted, state.known = (
+                                digest,
+                                rk,
+                                None,
+                                True,
+                            )
 
                 # Previous versions read once per batch, by history id (both steps need them).
                 versions: dict[int, t.Any] = {}
@@ -417,9 +424,7 @@ class AuditStore(StreamRegistry):
                 self._window_first.setdefault(table.stream_id, {}).setdefault(key, history_id)
         return found
 
-    def _state_at_mark(
-        self, conn: sqlite3.Connection, table: StreamTable, key: t.Any
-    ) -> list[t.Any]:
+    def _state_at_mark(self, conn: sqlite3.Connection, table: StreamTable, key: t.Any) -> KeyState:
         """Decision state of a window key as it was before the failed run's first version.
 
         A resumed run's input is decided against this, as the failed run decided it: a
@@ -433,7 +438,7 @@ class AuditStore(StreamRegistry):
         if row is None:
             return initial_state(None)
         hash_, kind, rk, valid_from = row
-        return [hash_, rk, valid_from if kind == "delete" else None, True]
+        return KeyState(hash_, rk, valid_from if kind == "delete" else None, True)
 
     # -- errors -----------------------------------------------------------------------
 
