@@ -22,47 +22,22 @@ from tap_zohocrm import coql
 from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.client import answer_time, page_info, page_records
 from tap_zohocrm.schema import REPLICATION_KEY, SYSTEM_KEYS
+from tap_zohocrm.sources import ModuleSource
 
 if t.TYPE_CHECKING:
-    import logging
-
     import requests
 
     from tap_zohocrm.auth import ZohoOAuthAuthenticator
-    from tap_zohocrm.options import TapSettings
 
 
-class CoqlSource(t.Protocol):
+class CoqlSource(ModuleSource, t.Protocol):
     """What the COQL reader needs of a module stream (``ZohoModuleStream`` is one)."""
 
-    module: str
     name: str
-    settings: TapSettings
-    #: The module's record count, when this run asked for it (sizes a first sync's LIMIT).
-    module_count: int | None
-
-    @property
-    def replication_key(self) -> str | None:
-        """``Modified_Time``, or None for a module read whole."""
-        ...
-
-    @property
-    def schema(self) -> dict:
-        """The stream's schema."""
-        ...
-
-    @property
-    def logger(self) -> logging.Logger:
-        """The stream's logger."""
-        ...
 
     @property
     def authenticator(self) -> ZohoOAuthAuthenticator:
         """The run's authenticator (its token's scopes)."""
-        ...
-
-    def selected_properties(self) -> tuple[str, ...]:
-        """The selected properties, in schema order."""
         ...
 
     def coql_criteria(self) -> list[str]:

@@ -19,7 +19,6 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-    from tap_zohocrm.options import TapSettings
     from tap_zohocrm.run import ZohoRun
 
 from tap_zohocrm.bulk.client import BulkReadClient, BulkReadError
@@ -29,35 +28,18 @@ from tap_zohocrm.bulk.constants import (
     NOT_IN_BULK_READ,
 )
 from tap_zohocrm.bulk.convert import RecordPlan
+from tap_zohocrm.sources import ModuleSource
 
 
-class BackfillSource(t.Protocol):
+class BackfillSource(ModuleSource, t.Protocol):
     """What a Bulk Read backfill needs of a module stream (``ZohoModuleStream`` is one).
 
-    It reads the stream's state (is there a bookmark?) but never writes it.
+    It reads the stream's state (is there a bookmark?) but never writes it; it sets
+    ``module_count`` when the ``auto`` plan asked Zoho for it.
     """
 
-    module: str
-    settings: TapSettings
     zoho_tap: ZohoRun
     required_scope: str
-    #: Set here: the module's record count, when the ``auto`` plan asked Zoho for it.
-    module_count: int | None
-
-    @property
-    def replication_key(self) -> str | None:
-        """``Modified_Time``, or None for a module read whole."""
-        ...
-
-    @property
-    def schema(self) -> dict:
-        """The stream's schema."""
-        ...
-
-    @property
-    def logger(self) -> logging.Logger:
-        """The stream's logger."""
-        ...
 
     def get_context_state(self, context: Context | None) -> dict:
         """The stream's state (read only here)."""
@@ -65,10 +47,6 @@ class BackfillSource(t.Protocol):
 
     def get_starting_replication_key_value(self, context: Context | None) -> t.Any:
         """The bookmark the stream starts from."""
-        ...
-
-    def selected_properties(self) -> tuple[str, ...]:
-        """The selected properties, in schema order."""
         ...
 
     def nested_deselections(self) -> dict[str, frozenset[str]]:
