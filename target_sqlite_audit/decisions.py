@@ -25,6 +25,19 @@ class Verdict(str, enum.Enum):
     STALE = "stale"
 
 
+class StoredKey(t.NamedTuple):
+    """A key's stored version, as the batch reads it (``StreamTable.state_sql``/``gone_sql``)."""
+
+    digest: str | None
+    rk: t.Any
+    #: When it was deleted (for a hard-deleted key, its delete version's ``valid_from``).
+    deleted_at: t.Any
+    sync_id: int | None
+    history_id: int
+    #: Whether a current row holds it (False: hard-deleted, only in the history).
+    alive: bool
+
+
 #: The verdicts that write a history row.
 WRITES = frozenset({Verdict.INSERT, Verdict.UPDATE, Verdict.DELETE})
 
@@ -52,11 +65,11 @@ class KeyState:
         )
 
 
-def initial_state(found: tuple[t.Any, ...] | None) -> KeyState:
-    """Decision state of a stored key (``found``: hash, replication key, deleted marker...)."""
+def initial_state(found: StoredKey | None) -> KeyState:
+    """Decision state of a stored key (or of a new one)."""
     if found is None:
         return KeyState(None, None, None, False)
-    return KeyState(found[0], found[1], found[2], True)
+    return KeyState(found.digest, found.rk, found.deleted_at, True)
 
 
 def decide(state: KeyState, digest: str, marker: t.Any, rk: t.Any) -> Verdict:
@@ -79,7 +92,7 @@ def replay(
     verdict: Verdict,
     digest: str,
     state: KeyState,
-    stored: dict[t.Any, tuple[t.Any, ...]],
+    stored: dict[t.Any, StoredKey],
 ) -> Verdict:
     """Recognise a write that a failed or interrupted sync already made.
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import sqlite3
 import typing as t
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import orjson
 
@@ -37,6 +38,7 @@ from target_sqlite_audit.connection import (
 from target_sqlite_audit.decisions import (
     WRITES,
     KeyState,
+    StoredKey,
     Verdict,
     decide,
     initial_state,
@@ -54,10 +56,24 @@ from target_sqlite_audit.tables import (
     StreamTable,
     Unstorable,
     chunks,
+    close_history_row,
+    history_row,
     line_span,
 )
 
 __all__ = ["DELETED_MARKER", "RESERVED_TABLES", "AuditStore", "BatchCounts", "StreamTable"]
+
+
+@dataclass(slots=True)
+class _Latest:
+    """A key's latest version while a batch is written."""
+
+    data: list[t.Any]
+    digest: str | None
+    #: Its history row, when this batch wrote it (still in memory, closed in place).
+    history: list[t.Any] | None
+    valid_from: str
+    history_id: int | None
 
 
 class AuditStore(StreamRegistry):
@@ -227,7 +243,7 @@ class AuditStore(StreamRegistry):
         actions: list[tuple[int, str]],
         keys: list[t.Any],
         hashes: list[str],
-        stored: dict[t.Any, tuple[t.Any, ...]],
+        stored: dict[t.Any, StoredKey],
         counts: BatchCounts,
         versions: dict[int, t.Any],
     ) -> list[tuple[int, str]]:
@@ -240,8 +256,14 @@ class AuditStore(StreamRegistry):
         candidates: dict[int, int] = {}
         for i, action in actions:
             key = keys[i]
-            if action == "update" and key not in seen and key in stored and not stored[key][2]:
-                candidates[i] = stored[key][4]
+            found = stored.get(key)
+            if (
+                action == "update"
+                and key not in seen
+                and found is not None
+                and not found.deleted_at
+            ):
+                candidates[i] = found.history_id
             seen.add(key)
         if not candidates:
             return actions
@@ -274,7 +296,7 @@ class AuditStore(StreamRegistry):
         keys: list[t.Any],
         hashes: list[str],
         deleted: list[t.Any],
-        stored: dict[t.Any, tuple[t.Any, ...]],
+        stored: dict[t.Any, StoredKey],
         captured: str,
         versions: dict[int, t.Any],
     ) -> None:
@@ -286,7 +308,7 @@ class AuditStore(StreamRegistry):
         first_action: dict[t.Any, str] = {}
         for i, action in actions:
             first_action.setdefault(keys[i], action)
-        wanted = [stored[k][4] for k, a in first_action.items() if a != "insert"]
+        wanted = [stored[k].history_id for k, a in first_action.items() if a != "insert"]
         missing = [history_id for history_id in wanted if history_id not in versions]
         if missing:
             versions.update(self._fetch_versions(conn, table, missing))
@@ -296,8 +318,7 @@ class AuditStore(StreamRegistry):
         history_rows: list[list[t.Any]] = []
         closes: list[tuple[str, int]] = []
         removed: list[t.Any] = []
-        # key -> [row, hash, history row (when written in this batch), valid_from, id]
-        live: dict[t.Any, list[t.Any]] = {}
+        live: dict[t.Any, _Latest] = {}
         # key -> (history_id of its last version, deleted_at); None when hard-deleted
         final: dict[t.Any, tuple[int, t.Any] | None] = {}
 
@@ -306,22 +327,24 @@ class AuditStore(StreamRegistry):
             current = live.get(key)
             if current is None and action != "insert":
                 found = stored[key]
-                row, valid_from = previous[found[4]]
-                current = [row, found[0], None, valid_from or "", found[4]]
+                row, valid_from = previous[found.history_id]
+                current = _Latest(row, found.digest, None, valid_from or "", found.history_id)
             if action == "delete":
                 assert current is not None
                 moment = parse_instant(deleted[i])
                 valid_from = starts(
-                    format_instant(moment) if moment else captured, current[3], captured
+                    format_instant(moment) if moment else captured, current.valid_from, captured
                 )
                 self._close(current, valid_from, closes)
-                history = [next_id, *current[0], current[1], "delete", captured, sync_id,
-                           "[]", 0, valid_from, table.open_valid_to]  # fmt: skip
+                history = history_row(
+                    next_id, current.data, current.digest, "delete", captured, sync_id, "[]", 0,
+                    valid_from, table.open_valid_to,
+                )  # fmt: skip
                 history_rows.append(history)
-                live[key] = [current[0], current[1], history, valid_from, next_id]
+                live[key] = _Latest(current.data, current.digest, history, valid_from, next_id)
                 if hard:
                     final[key] = None
-                    if key in stored and stored[key][5]:
+                    if key in stored and stored[key].alive:
                         removed.append(key)
                 else:
                     final[key] = (next_id, _storable(deleted[i]))
@@ -331,14 +354,16 @@ class AuditStore(StreamRegistry):
                 valid_from = format_instant(moment) if moment else captured
                 changed: str | None = None
                 if current is not None:
-                    valid_from = starts(valid_from, current[3], captured)
+                    valid_from = starts(valid_from, current.valid_from, captured)
                     self._close(current, valid_from, closes)
-                    changed = orjson.dumps(table.changed_columns(current[0], row)).decode()
+                    changed = orjson.dumps(table.changed_columns(current.data, row)).decode()
                 digest = hashes[i]
-                history = [next_id, *row, digest, action, captured, sync_id, changed, 1,
-                           valid_from, table.open_valid_to]  # fmt: skip
+                history = history_row(
+                    next_id, row, digest, action, captured, sync_id, changed, 1, valid_from,
+                    table.open_valid_to,
+                )  # fmt: skip
                 history_rows.append(history)
-                live[key] = [row, digest, history, valid_from, next_id]
+                live[key] = _Latest(row, digest, history, valid_from, next_id)
                 final[key] = (next_id, None)
             next_id += 1
 
@@ -361,29 +386,28 @@ class AuditStore(StreamRegistry):
             conn.execute("DELETE FROM temp._audit_final")
 
     @staticmethod
-    def _close(current: list[t.Any], valid_to: str, closes: list[tuple[str, int]]) -> None:
+    def _close(current: _Latest, valid_to: str, closes: list[tuple[str, int]]) -> None:
         """End the validity of a key's latest version at ``valid_to``."""
-        if current[2] is not None:  # written earlier in this batch: still in memory
-            current[2][-1] = valid_to
-            current[2][-3] = 0  # is_current
-        elif current[4] is not None:
-            closes.append((valid_to, current[4]))
+        if current.history is not None:  # written earlier in this batch: still in memory
+            close_history_row(current.history, valid_to)
+        elif current.history_id is not None:
+            closes.append((valid_to, current.history_id))
 
     # -- batch reads ------------------------------------------------------------------
 
     def _fetch_state(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> dict[t.Any, tuple[t.Any, ...]]:
-        """Stored (hash, replication key, deleted_at, sync_id, history_id, True) per key."""
+    ) -> dict[t.Any, StoredKey]:
+        """The stored version of each key that has a current row."""
         return _fetch_by_key(conn, table, keys, len(table.key_columns), table.state_sql, True)
 
     def _fetch_gone(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
-    ) -> dict[t.Any, tuple[t.Any, ...]]:
+    ) -> dict[t.Any, StoredKey]:
         """Like :meth:`_fetch_state`, for keys hard-deleted earlier (from the history).
 
-        The deletion marker is the delete version's ``valid_from``; the last element is
-        False because there is no current row.
+        The deletion marker is the delete version's ``valid_from``; ``alive`` is False
+        because there is no current row.
         """
         width = len(table._hist_key_columns)
         return _fetch_by_key(conn, table, keys, width, table.gone_sql, False)
@@ -496,12 +520,12 @@ def _fetch_by_key(
     width: int,
     sql_for: t.Callable[[int], str],
     alive: bool,
-) -> dict[t.Any, tuple[t.Any, ...]]:
-    """Rows of a keyed query, chunked below SQLite's parameter limit, as (*columns, alive)."""
-    found: dict[t.Any, tuple[t.Any, ...]] = {}
+) -> dict[t.Any, StoredKey]:
+    """Stored versions of a keyed query, chunked below SQLite's parameter limit."""
+    found: dict[t.Any, StoredKey] = {}
     for chunk in chunks(keys):
         params = [v for key in chunk for v in table.key_params(key)]
         for row in conn.execute(sql_for(len(chunk)), params):
             key = row[0] if width == 1 else tuple(row[:width])
-            found[key] = (*row[width:], alive)
+            found[key] = StoredKey._make((*row[width:], alive))
     return found

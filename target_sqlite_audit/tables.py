@@ -39,6 +39,38 @@ HISTORY_BOOKKEEPING = (
     "valid_to",
 )
 
+#: Where ``valid_to`` and ``is_current`` sit in a history row, counted from its end.
+VALID_TO_FROM_END = len(HISTORY_BOOKKEEPING) - HISTORY_BOOKKEEPING.index("valid_to")
+IS_CURRENT_FROM_END = len(HISTORY_BOOKKEEPING) - HISTORY_BOOKKEEPING.index("is_current")
+
+
+def history_row(
+    history_id: int,
+    data: t.Sequence[t.Any],
+    content_hash: str | None,
+    change_type: str,
+    captured_at: str,
+    sync_id: int | None,
+    changed_fields: str | None,
+    is_current: int,
+    valid_from: str,
+    valid_to: str | None,
+) -> list[t.Any]:
+    """A history row for ``insert_history_sql``: ``history_id``, the data, the bookkeeping.
+
+    The parameters after ``data`` are :data:`HISTORY_BOOKKEEPING` in its order (a test checks
+    that they stay so), which is the order ``insert_history_sql`` names the columns in.
+    """
+    return [history_id, *data, content_hash, change_type, captured_at, sync_id, changed_fields,
+            is_current, valid_from, valid_to]  # fmt: skip
+
+
+def close_history_row(row: list[t.Any], valid_to: str) -> None:
+    """End an in-memory history row's validity (not yet written: no UPDATE needed)."""
+    row[-VALID_TO_FROM_END] = valid_to
+    row[-IS_CURRENT_FROM_END] = 0
+
+
 _CHUNK = 500
 _INT64_MIN = -(2**63)
 #: Largest integer a REAL (double) column holds exactly.

@@ -109,3 +109,23 @@ def test_type_compatibility():
     assert not compatible("BIGINT", "text")
     assert not compatible("TEXT", "integer")
     assert not compatible("TEXT", "any")
+
+
+def test_history_rows_are_built_in_the_history_tables_column_order():
+    import inspect
+
+    from target_sqlite_audit.tables import (
+        HISTORY_BOOKKEEPING,
+        close_history_row,
+        history_row,
+    )
+
+    names = list(inspect.signature(history_row).parameters)
+    assert names[0] == HISTORY_BOOKKEEPING[0]
+    assert tuple(names[2:]) == HISTORY_BOOKKEEPING[1:]
+    row = history_row(7, ["a", "b"], "h", "insert", "c", 1, None, 1, "f", None)
+    close_history_row(row, "t")
+    by_name = dict(zip(["history_id", "d1", "d2", *HISTORY_BOOKKEEPING[1:]], row, strict=True))
+    assert by_name["valid_to"] == "t"
+    assert by_name["is_current"] == 0
+    assert by_name["valid_from"] == "f"
