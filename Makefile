@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 help:
 	@echo "make demo   - run the whole pipeline twice on the bundled Zoho CRM emulator"
-	@echo "make test   - lint, type-check and run every test (tests/<tier>, 2 workers)"
+	@echo "make test   - lint, type-check and run every test (tests/<tier>, 3 workers)"
 	@echo "make test-fast - the unit and in-process tests of the emulator, tap, target and insights"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md (BENCH_ARGS=\"--quick\" for a short run)"
 
@@ -42,8 +42,9 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Tiers: tests/{emulator,tap,target,insights} (in-process), tests/reliability, tests/e2e.
-# PYTEST_WORKERS=1 runs them in one process (pytest-xdist spreads them otherwise).
-PYTEST_WORKERS ?= 2
+# PYTEST_WORKERS=1 runs them in one process; 3 workers keep both cores busy while tests wait
+# on subprocesses and latency (measured: 4 min 33 s with 3, 5 min 2 s with 2).
+PYTEST_WORKERS ?= 3
 
 test: check
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15

@@ -25,9 +25,9 @@ from tap_zohocrm import coql
 from tap_zohocrm.client import page_info, page_records
 from tap_zohocrm.deletions import DeletedRecordsReader, newest_deletion
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
+from tap_zohocrm.modules import SettingsApi, stream_name_for
 from tap_zohocrm.related import PARENT_MODIFIED, PerRecordStream, utc_text
 from tap_zohocrm.schema import DELETED_AT, LOOKUP_MARKER, SYSTEM_KEYS, module_schema
-from tap_zohocrm.streams import FieldsMetadataStream, stream_name_for
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -290,7 +290,7 @@ def custom_subform_stream(tap: ZohoRun, spec: str) -> LineItemsStream:
     if entry is not None:
         schema = entry.schema.to_dict()
     else:
-        schema = subform_schema(FieldsMetadataStream(tap).fetch(subform))
+        schema = subform_schema(SettingsApi(tap).fields(subform))
     declared = type(
         f"{subform}Stream",
         (LineItemsStream,),

@@ -14,23 +14,17 @@ import re
 import typing as t
 from http import HTTPStatus
 
-from singer_sdk.pagination import SinglePagePaginator
-from typing_extensions import override
-
-from tap_zohocrm.client import ZohoStream
+from tap_zohocrm.client import ZohoStream, response_payload
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from singer_sdk.helpers.types import Context
-
     from tap_zohocrm.run import ZohoRun
 
 __all__ = [
     "KNOWN_REFUSING_MODULES",
-    "FieldsMetadataStream",
-    "ModulesMetadataReader",
+    "SettingsApi",
     "module_refused",
     "resolve_modules",
     "stream_name_for",
@@ -75,70 +69,55 @@ def stream_name_for(module: str) -> str:
     return re.sub(r"_+", "_", name).lower()
 
 
-class SettingsReader(ZohoStream):
-    """A one-call ``/settings/...`` endpoint the tap reads for itself; never synced.
+class SettingsApi(ZohoStream):
+    """The ``/settings`` endpoints the tap reads for itself: field metadata, the module list.
 
-    Subclasses set ``name``, ``path``, ``required_scope`` and ``records_key``, and override
-    ``get_url_params`` when the endpoint takes parameters.
+    One client with a method per endpoint, never synced: each call goes through
+    :meth:`ZohoStream.send` (the same retries, error sentences and credit meter as every call).
     """
 
+    name = "_zoho_settings"
+    path = "/settings"
+    #: One answer per call: no ``info`` (paging) object to check.
     paged = False
 
     def __init__(self, tap: ZohoRun) -> None:
-        """Create the reader.
+        """Create the client.
 
         Args:
-            tap: The tap.
+            tap: The tap run.
         """
         super().__init__(tap, schema={"type": "object", "properties": {}})
 
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {}
+    def fields(self, module: str) -> list[dict[str, t.Any]]:
+        """The field metadata of one module (``/settings/fields?module=``, one call)."""
+        return self._list(
+            "/settings/fields",
+            {"module": module},
+            "fields",
+            what=f"the {module} field metadata",
+            scope="ZohoCRM.settings.fields.READ",
+        )
 
-    @override
-    def get_new_paginator(self) -> SinglePagePaginator:
-        return SinglePagePaginator()
+    def modules(self) -> list[dict[str, t.Any]]:
+        """The org's modules (``/settings/modules``, one call)."""
+        return self._list(
+            "/settings/modules",
+            None,
+            "modules",
+            what="the module list",
+            scope="ZohoCRM.settings.modules.READ",
+        )
 
-
-class FieldsMetadataStream(SettingsReader):
-    """Reads ``/settings/fields?module=...``; used by the tap to build schemas, never synced."""
-
-    name = "_zoho_settings_fields"
-    path = "/settings/fields"
-    required_scope = "ZohoCRM.settings.fields.READ"
-    records_key = "fields"
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        assert context is not None
-        return {"module": context["module"]}
-
-    def fetch(self, module: str) -> list[dict[str, t.Any]]:
-        """The field metadata of one module (one API call).
-
-        Args:
-            module: Module API name.
-
-        Returns:
-            The ``fields`` list.
-        """
-        self.what = f"the {module} field metadata"
-        return list(self.request_records({"module": module}))
-
-
-class ModulesMetadataReader(SettingsReader):
-    """Reads ``/settings/modules`` (one call); used by the tap, never synced."""
-
-    name = "_zoho_settings_modules"
-    path = "/settings/modules"
-    required_scope = "ZohoCRM.settings.modules.READ"
-    records_key = "modules"
-    what = "the module list"
-
-    def fetch(self) -> list[dict[str, t.Any]]:
-        """The org's modules (one API call)."""
-        return list(self.request_records(None))
+    def _list(
+        self, path: str, params: dict[str, t.Any] | None, key: str, *, what: str, scope: str
+    ) -> list[dict[str, t.Any]]:
+        # The answer's list is checked like a page's (``records_key``); ``what``, ``path`` and
+        # ``required_scope`` name the call in error sentences.
+        self.records_key, self.path, self.what, self.required_scope = key, path, what, scope
+        payload = response_payload(self.send("GET", path, params=params))
+        items = payload.get(key) if isinstance(payload, dict) else None
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def resolve_modules(

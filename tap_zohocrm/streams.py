@@ -34,7 +34,6 @@ from tap_zohocrm.errors import ZohoAPIError
 from tap_zohocrm.module_pages import ModulePagesStream
 from tap_zohocrm.modules import (
     KNOWN_REFUSING_MODULES,
-    FieldsMetadataStream,
     module_refused,
     stream_name_for,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "MAX_FIELDS_PER_CALL",
     "ContactsStream",
     "DealsStream",
-    "FieldsMetadataStream",
     "LeadsStream",
     "ZohoModuleStream",
     "module_refused",

@@ -17,7 +17,7 @@ from tap_zohocrm.bookmarks import parse_instant
 from tap_zohocrm.config_schema import CONFIG_SCHEMA
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoError, ZohoScopeError
 from tap_zohocrm.line_items import LINE_ITEM_STREAMS, custom_subform_stream
-from tap_zohocrm.modules import ModulesMetadataReader, resolve_modules
+from tap_zohocrm.modules import SettingsApi, resolve_modules
 from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
 from tap_zohocrm.run import ZohoRun
@@ -27,7 +27,6 @@ from tap_zohocrm.settings import describe_settings_errors
 from tap_zohocrm.streams import (
     ContactsStream,
     DealsStream,
-    FieldsMetadataStream,
     LeadsStream,
     ZohoModuleStream,
     module_refused,
@@ -97,7 +96,7 @@ class TapZohoCRM(ZohoRun):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the tap (see :class:`singer_sdk.Tap`)."""
         self._module_schemas: dict[str, dict] = {}
-        self._fields_reader: FieldsMetadataStream | None = None
+        self._settings_api: SettingsApi | None = None
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
@@ -177,12 +176,12 @@ class TapZohoCRM(ZohoRun):
         """
         if module in self._module_schemas:
             return self._module_schemas[module]
-        if self._fields_reader is None:
-            self._fields_reader = FieldsMetadataStream(self)
-        reader = self._fields_reader
+        if self._settings_api is None:
+            self._settings_api = SettingsApi(self)
+        reader = self._settings_api
         calls_before, credits_before = reader.api_calls, reader.api_credits
         try:
-            fields = reader.fetch(module)
+            fields = reader.fields(module)
         except ZohoScopeError:
             schema = self._fallback_schema(
                 module,
@@ -311,8 +310,8 @@ class TapZohoCRM(ZohoRun):
         catalog = self.input_catalog
         if catalog is not None and all(catalog.get_stream(stream_name_for(m)) for m in wanted):
             return wanted
-        reader = ModulesMetadataReader(self)
-        available = reader.fetch()
+        reader = SettingsApi(self)
+        available = reader.modules()
         self.logger.info(
             "Checked the modules setting against /settings/modules (%d API call)",
             reader.api_calls,
