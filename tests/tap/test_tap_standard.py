@@ -1,7 +1,9 @@
 """singer-sdk's standard tap tests, against the emulator over real HTTP.
 
 The SDK builds the test class at import time and instantiates the tap to enumerate the streams,
-so the emulator starts when this module is imported and stops when its tests are done.
+so the emulator starts when this module is imported and stops when the test session ends
+(not the module: pytest-xdist may hand this module's tests to a worker again after the
+module's fixtures were torn down there).
 """
 
 import pytest
@@ -24,7 +26,7 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _stop_emulator():
     yield
     _EMULATOR.stop()
