@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import typing as t
 
 __all__ = ["BookmarkTracker", "keyset_since", "parse_instant", "to_header_value"]
 
@@ -167,3 +168,42 @@ def keyset_since(values: list[str | None], current_since: str | None) -> str | N
         if instant < newest and (floor is None or instant > floor) and newer_than_best:
             best = (instant, value)
     return best[1] if best else None
+
+
+class FutureGuard:
+    """Keeps a Modified_Time later than Zoho's own clock (+1 day) from becoming the bookmark.
+
+    One record dated 9999 would otherwise freeze the stream: every later sync would ask for
+    records modified after it. The record is emitted; its time is not a bookmark, and it is
+    warned about once.
+    """
+
+    MARGIN = datetime.timedelta(days=1)
+
+    def __init__(self, logger: logging.Logger, module: str) -> None:
+        """Guard one module's stream (``module`` names it in the warning)."""
+        self._logger = logger
+        self._module = module
+        self._warned: set[t.Any] = set()
+
+    def beyond(self, value: str, record_id: t.Any, now: datetime.datetime | None) -> bool:
+        """Whether ``value`` is past Zoho's clock ``now`` (None: not known yet) + the margin."""
+        if now is None:
+            return False
+        try:
+            instant = parse_instant(value)
+        except (TypeError, ValueError):
+            return False
+        if instant <= now + self.MARGIN:
+            return False
+        if record_id not in self._warned:
+            self._warned.add(record_id)
+            self._logger.warning(
+                "Record %s of %s has Modified_Time %s, later than Zoho's clock (%s); it is "
+                "emitted but not used as the bookmark",
+                record_id,
+                self._module,
+                value,
+                now.isoformat(),
+            )
+        return True

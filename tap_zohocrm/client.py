@@ -17,7 +17,7 @@ from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import to_header_value
-from tap_zohocrm.credits import CreditBudgetReached, request_cost
+from tap_zohocrm.credits import CreditBudgetReached, remaining_clause, request_cost
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 from tap_zohocrm.hosts import without_credentials
 from tap_zohocrm.paging import (
@@ -478,26 +478,18 @@ class ZohoStream(RESTStream[ZohoPage]):
                 for name in names[names.index(self.name) + 1 :]
                 if self.zoho_tap.streams[name].selected
             ]
-            left = (
-                f"; Zoho reports {self.zoho_tap.credits_remaining} credits left in its 24-hour "
-                "budget"
-                if self.zoho_tap.credits_remaining is not None
-                else ""
-            )
             self.logger.warning(
                 "Stopped early: %s. Left unread from their last checkpoints: %s (partly read)%s"
                 "; the run exits 0 and the next run resumes exactly there%s.",
                 meter.stop_reason,
                 self.name,
                 f", {', '.join(later)}" if later else "",
-                left,
+                remaining_clause(self.zoho_tap.credits_remaining),
             )
 
     def credits_left(self) -> str:
         """Zoho's ``X-API-CREDITS-REMAINING`` (sent once half the budget is used), if seen."""
-        if self.credits_remaining is None:
-            return ""
-        return f"; {self.credits_remaining} credits left in Zoho's 24-hour budget"
+        return remaining_clause(self.credits_remaining)
 
 
 def _short_reason(exc: BaseException | None) -> str:

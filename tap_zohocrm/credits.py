@@ -23,6 +23,7 @@ __all__ = [
     "CreditMeter",
     "call_cost",
     "coql_credits",
+    "remaining_clause",
     "request_cost",
 ]
 
@@ -137,3 +138,10 @@ def request_cost(request: t.Any) -> int:
         return GET_RECORDS
     method, url = getattr(request, "method", None), getattr(request, "url", None)
     return call_cost(method, url, getattr(request, "body", None))
+
+
+def remaining_clause(remaining: str | None) -> str:
+    """``; N credits left in Zoho's 24-hour budget`` once Zoho reported N, else nothing."""
+    if remaining is None:
+        return ""
+    return f"; {remaining} credits left in Zoho's 24-hour budget"

@@ -18,7 +18,7 @@ from http import HTTPStatus
 
 from typing_extensions import override
 
-from tap_zohocrm.bookmarks import BookmarkTracker, parse_instant
+from tap_zohocrm.bookmarks import BookmarkTracker, FutureGuard, parse_instant
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL
 from tap_zohocrm.concurrency import ReadAhead, StateStep, applied
@@ -42,7 +42,7 @@ from tap_zohocrm.schema import DELETED_AT, REPLICATION_KEY
 from tap_zohocrm.wide import ChunkedReader
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -97,7 +97,7 @@ class ZohoModuleStream(ModulePagesStream):
         self._read_label = "Get Records"
         #: The module's record count, when this run asked Zoho for it (the backfill plan).
         self.module_count: int | None = None
-        self._future_warned: set[t.Any] = set()
+        self._future = FutureGuard(self.logger, self.module)
 
     # -- sync ----------------------------------------------------------------------------
 
@@ -285,9 +285,10 @@ class ZohoModuleStream(ModulePagesStream):
         """
         state = self.get_context_state(context)
         plan = self.plan = self.plan_read(context)
-        chunks = plan.chunks
         self._wide = (
-            ChunkedReader(self, list(chunks), self.replication_key) if len(chunks) > 1 else None
+            ChunkedReader(self, list(plan.chunks), self.replication_key)
+            if len(plan.chunks) > 1
+            else None
         )
         if plan.formulas:
             self.logger.info(
@@ -363,7 +364,6 @@ class ZohoModuleStream(ModulePagesStream):
                 credits=spent,
                 deleted_calls=deleted_calls,
                 deleted_credits=deleted_credits,
-                chunks=chunks,
             )
 
         yield StateStep(report)
@@ -383,33 +383,6 @@ class ZohoModuleStream(ModulePagesStream):
         if pending:
             yield StateStep(self._note_deletion_start)
 
-    def _from_the_future(self, value: str, record_id: t.Any) -> bool:
-        """A Modified_Time later than Zoho's own clock (+1 day) must not become the bookmark.
-
-        One record dated 9999 would otherwise freeze the stream: every later sync would ask
-        for records modified after it. The record is emitted; its time is not a bookmark.
-        """
-        now = self._server_time
-        if now is None:
-            return False
-        try:
-            instant = parse_instant(value)
-        except (TypeError, ValueError):
-            return False
-        if instant <= now + datetime.timedelta(days=1):
-            return False
-        if record_id not in self._future_warned:
-            self._future_warned.add(record_id)
-            self.logger.warning(
-                "Record %s of %s has Modified_Time %s, later than Zoho's clock (%s); it is "
-                "emitted but not used as the bookmark",
-                record_id,
-                self.module,
-                value,
-                now.isoformat(),
-            )
-        return True
-
     def _above_floor(self, value: str) -> bool:
         floor = self.plan.floor if self.plan is not None else None
         return floor is None or parse_instant(value) > floor
@@ -423,7 +396,6 @@ class ZohoModuleStream(ModulePagesStream):
         credits: int,
         deleted_calls: int,
         deleted_credits: int,
-        chunks: Sequence[tuple[str, ...]],
     ) -> None:
         """Log the stream's API economy: calls made and credits spent, by endpoint.
 
@@ -436,18 +408,9 @@ class ZohoModuleStream(ModulePagesStream):
             credits: Credits those calls spent.
             deleted_calls: Calls to the deleted-records endpoint.
             deleted_credits: Credits those calls spent.
-            chunks: The field chunks of the run.
         """
         metadata = self.zoho_tap.metadata_calls(self.module)
-        wide = ""
-        if self._wide is not None:
-            reader = self._wide
-            wide = (
-                f"; {len({name for chunk in chunks for name in chunk})} fields read in "
-                f"{len(chunks)} chunks of at most {MAX_FIELDS_PER_CALL}: {reader.extra_calls} "
-                f"of the Get Records calls ({reader.extra_credits} credits) were for the fields "
-                f"past the first chunk, {reader.reread} records re-read by id"
-            )
+        wide = f"; {self._wide.usage()}" if self._wide is not None else ""
         self.logger.info(
             "Stream %s done: %d records, %d deletions; %d API calls (%d %s, "
             "%d deleted records, %d field metadata), %d credits spent; %d token requests in "
@@ -487,7 +450,9 @@ class ZohoModuleStream(ModulePagesStream):
                 # Re-read because it changed meanwhile: the bookmark follows its place in
                 # the first chunk's order (None: emitted out of order, not a position).
                 value = wide.positions.pop(record_id)
-        if value is not None and self._from_the_future(str(value), latest_record.get("id")):
+        if value is not None and self._future.beyond(
+            str(value), latest_record.get("id"), self._server_time
+        ):
             return
         tracker.observe(value)
         checkpoint = tracker.checkpoint

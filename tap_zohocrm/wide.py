@@ -33,7 +33,7 @@ import dataclasses
 import typing as t
 from http import HTTPStatus
 
-from tap_zohocrm.chunks import PartsPool, batched
+from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL, PartsPool, batched
 from tap_zohocrm.client import is_restart, page_info
 
 if t.TYPE_CHECKING:
@@ -124,6 +124,16 @@ class ChunkedReader:
         self.skipped: list[str] = []
 
     # -- pages -----------------------------------------------------------------------
+
+    def usage(self) -> str:
+        """What the fields past the first chunk cost this run, for the stream's usage line."""
+        fields = len({name for chunk in self.chunks for name in chunk})
+        return (
+            f"{fields} fields read in {len(self.chunks)} chunks of at most "
+            f"{MAX_FIELDS_PER_CALL}: {self.extra_calls} of the Get Records calls "
+            f"({self.extra_credits} credits) were for the fields past the first chunk, "
+            f"{self.reread} records re-read by id"
+        )
 
     def complete_page(
         self, driver: list[dict[str, t.Any]], page: ZohoPage | None

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import typing as t
 
-from target_sqlite_audit.errors import InputError
+from target_sqlite_audit.errors import InputError, RecordBeforeSchemaError
 
-__all__ = ["SchemaMessage", "parse_schema_message"]
+__all__ = [
+    "SchemaMessage",
+    "check_activate_version",
+    "check_batch",
+    "parse_schema_message",
+    "require_known_stream",
+]
 
 
 class SchemaMessage(t.NamedTuple):
@@ -56,3 +62,41 @@ def parse_schema_message(message: t.Mapping[str, t.Any], line: int) -> SchemaMes
     elif isinstance(bookmarks, str):
         replication_key = bookmarks
     return SchemaMessage(stream, schema, keys, replication_key)
+
+
+def require_known_stream(
+    message: t.Mapping[str, t.Any], kind: str, line: int, known: t.Container[str]
+) -> None:
+    """Refuse a message for a stream that has no SCHEMA yet (one sentence)."""
+    stream = message.get("stream")
+    if not isinstance(stream, str) or stream not in known:
+        msg = (
+            f"The {kind} message on line {line} is for stream {stream!r}, which has no SCHEMA yet."
+        )
+        raise RecordBeforeSchemaError(msg)
+
+
+def check_activate_version(message: t.Mapping[str, t.Any], line: int) -> None:
+    """Refuse an ACTIVATE_VERSION without an integer version (one sentence)."""
+    version = message.get("version")
+    if type(version) is not int:
+        msg = (
+            f"The ACTIVATE_VERSION message on line {line} (stream {message.get('stream')!r}) "
+            f"has no integer version (got {version!r})."
+        )
+        raise InputError(msg)
+
+
+def check_batch(message: t.Mapping[str, t.Any], line: int) -> tuple[str, str]:
+    """A BATCH's stream and file format, or one sentence of what is malformed."""
+    stream = str(message.get("stream"))
+    where = f"The BATCH message on line {line} (stream {stream!r})"
+    encoding = message.get("encoding")
+    manifest = message.get("manifest")
+    if not isinstance(encoding, dict) or encoding.get("format") not in {"jsonl", "parquet"}:
+        msg = f"{where} has no encoding with format jsonl or parquet (got {encoding!r})."
+        raise InputError(msg)
+    if not isinstance(manifest, list) or not all(isinstance(f, str) for f in manifest):
+        msg = f"{where} has no manifest (a list of file URLs)."
+        raise InputError(msg)
+    return stream, str(encoding["format"])

@@ -60,6 +60,7 @@ from target_sqlite_audit.tables import (
     history_row,
     line_span,
 )
+from target_sqlite_audit.unstorable import describe_unstorable
 
 __all__ = ["DELETED_MARKER", "RESERVED_TABLES", "AuditStore", "BatchCounts", "StreamTable"]
 
@@ -229,7 +230,7 @@ class AuditStore(StreamRegistry):
                     )  # fmt: skip
                 self._add_counts(conn, table, counts)
         except _BINDING_ERRORS:
-            described = self._unstorable_error(table, records, lines)
+            described = describe_unstorable(table, records, lines)
             if described is None:
                 raise
             raise described from None
@@ -463,47 +464,6 @@ class AuditStore(StreamRegistry):
             return initial_state(None)
         hash_, kind, rk, valid_from = row
         return KeyState(hash_, rk, valid_from if kind == "delete" else None, True)
-
-    # -- errors -----------------------------------------------------------------------
-
-    def _unstorable_error(
-        self,
-        table: StreamTable,
-        records: Sequence[Mapping[str, t.Any]],
-        lines: Sequence[int],
-    ) -> InputError | None:
-        """Find the record and property behind a binding error and describe it."""
-        scratch = sqlite3.connect(":memory:")
-        try:
-            for record, line in zip(records, lines, strict=True):
-                try:
-                    row = table.build_row(record)
-                except Unstorable as bad:
-                    return InputError(
-                        f"Record on line {line} of stream {table.stream!r} cannot be "
-                        f"stored: property {bad.prop!r} {bad.why}."
-                    )
-                for prop, value in zip(table.props, row, strict=True):
-                    try:
-                        scratch.execute("SELECT ?", (value,))
-                    except _BINDING_ERRORS as bad:
-                        return InputError(
-                            f"Record on line {line} of stream {table.stream!r} cannot be "
-                            f"stored: property {prop!r} {_why_unstorable(value, bad)}."
-                        )
-        finally:
-            scratch.close()
-        return None
-
-
-def _why_unstorable(value: t.Any, exc: BaseException) -> str:
-    if isinstance(exc, OverflowError):
-        return "holds an integer outside SQLite's 64-bit range"
-    if isinstance(exc, UnicodeEncodeError):
-        return "holds text that is not valid Unicode"
-    if isinstance(exc, sqlite3.DataError) or "too big" in str(exc):
-        return "holds a value larger than SQLite's maximum size"
-    return f"holds a {type(value).__name__} value, which SQLite cannot store"
 
 
 def _storable(value: t.Any) -> t.Any:

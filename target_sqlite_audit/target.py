@@ -29,7 +29,12 @@ from target_sqlite_audit.failures import (
     redacting_filter,
     without_sink_setup_noise,
 )
-from target_sqlite_audit.messages import parse_schema_message
+from target_sqlite_audit.messages import (
+    check_activate_version,
+    check_batch,
+    parse_schema_message,
+    require_known_stream,
+)
 from target_sqlite_audit.policy import HistoryPolicy
 from target_sqlite_audit.reader import AuditReader
 from target_sqlite_audit.report import print_run_summary, redact
@@ -331,30 +336,18 @@ class TargetSqliteAudit(AuditRun):
         Args:
             message_dict: The ACTIVATE_VERSION message.
         """
-        self._require_known_stream(message_dict, "ACTIVATE_VERSION")
-        version = message_dict.get("version")
-        if type(version) is not int:
-            msg = (
-                f"The ACTIVATE_VERSION message on line {self.line_number} (stream "
-                f"{message_dict.get('stream')!r}) has no integer version (got {version!r})."
-            )
-            raise InputError(msg)
+        line = self.line_number
+        require_known_stream(message_dict, "ACTIVATE_VERSION", line, self.mapper.stream_maps)
+        check_activate_version(message_dict, line)
         super()._process_activate_version_message(message_dict)
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
         """A BATCH, applied after the RECORDs queued before it, through the stream maps."""
-        self._require_known_stream(message_dict, "BATCH")
-        stream = message_dict["stream"]
-        where = f"The BATCH message on line {self.line_number} (stream {stream!r})"
-        encoding = message_dict.get("encoding")
-        manifest = message_dict.get("manifest")
-        if not isinstance(encoding, dict) or encoding.get("format") not in {"jsonl", "parquet"}:
-            msg = f"{where} has no encoding with format jsonl or parquet (got {encoding!r})."
-            raise InputError(msg)
-        if not isinstance(manifest, list) or not all(isinstance(f, str) for f in manifest):
-            msg = f"{where} has no manifest (a list of file URLs)."
-            raise InputError(msg)
+        line = self.line_number
+        require_known_stream(message_dict, "BATCH", line, self.mapper.stream_maps)
+        stream, file_format = check_batch(message_dict, line)
+        where = f"The BATCH message on line {line} (stream {stream!r})"
         self.drain_all()  # input order: what came before the BATCH is applied first
         self._batch_stream = stream
         try:
@@ -362,7 +355,7 @@ class TargetSqliteAudit(AuditRun):
         except AuditError:
             raise
         except (ValueError, OSError, EOFError, NotImplementedError) as exc:
-            msg = f"{where} names a file that cannot be read as {encoding['format']} records: "
+            msg = f"{where} names a file that cannot be read as {file_format} records: "
             raise InputError(f"{msg}{type(exc).__name__}: {first_line(exc)}.") from exc
         finally:
             self._batch_stream = None
@@ -373,15 +366,6 @@ class TargetSqliteAudit(AuditRun):
             if stream_map.stream_alias == alias:
                 return stream_map
         return None
-
-    def _require_known_stream(self, message_dict: dict, kind: str) -> None:
-        stream = message_dict.get("stream")
-        if not isinstance(stream, str) or stream not in self.mapper.stream_maps:
-            msg = (
-                f"The {kind} message on line {self.line_number} is for stream {stream!r}, "
-                "which has no SCHEMA yet."
-            )
-            raise RecordBeforeSchemaError(msg)
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
