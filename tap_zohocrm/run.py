@@ -130,6 +130,10 @@ class ZohoRun(Tap):
         """A module's schema from its field metadata."""
 
     @abc.abstractmethod
+    def module_fields(self, module: str) -> list[dict[str, t.Any]]:
+        """A module's field metadata (``/settings/fields``), read once per run."""
+
+    @abc.abstractmethod
     def standard_module_schema(self, stream_name: str) -> dict:
         """The bundled schema of a stream's standard fields."""
 

@@ -97,6 +97,7 @@ class TapZohoCRM(ZohoRun):
         """Create the tap (see :class:`singer_sdk.Tap`)."""
         self._module_schemas: dict[str, dict] = {}
         self._settings_api: SettingsApi | None = None
+        self._module_fields: dict[str, list[dict[str, t.Any]]] = {}
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
@@ -176,12 +177,8 @@ class TapZohoCRM(ZohoRun):
         """
         if module in self._module_schemas:
             return self._module_schemas[module]
-        if self._settings_api is None:
-            self._settings_api = SettingsApi(self)
-        reader = self._settings_api
-        calls_before, credits_before = reader.api_calls, reader.api_credits
         try:
-            fields = reader.fields(module)
+            fields = self.module_fields(module)
         except ZohoScopeError:
             schema = self._fallback_schema(
                 module,
@@ -206,12 +203,24 @@ class TapZohoCRM(ZohoRun):
                 schema = module_schema(fields)
             else:
                 schema = self._fallback_schema(module, stream_name, "Zoho returned no fields")
-        finally:
-            self.count_metadata(
-                module, reader.api_calls - calls_before, reader.api_credits - credits_before
-            )
         self._module_schemas[module] = schema
         return schema
+
+    @override
+    def module_fields(self, module: str) -> list[dict[str, t.Any]]:
+        """A module's ``/settings/fields``, read once per run (schema and Bulk Read share it)."""
+        if module not in self._module_fields:
+            if self._settings_api is None:
+                self._settings_api = SettingsApi(self)
+            api = self._settings_api
+            calls_before, credits_before = api.api_calls, api.api_credits
+            try:
+                self._module_fields[module] = api.fields(module)
+            finally:
+                self.count_metadata(
+                    module, api.api_calls - calls_before, api.api_credits - credits_before
+                )
+        return self._module_fields[module]
 
     def optional_modules(self) -> frozenset[str]:
         """Modules named by the ``modules`` setting besides Leads, Contacts and Deals."""

@@ -261,24 +261,12 @@ class BulkReadClient(ZohoStream):
             raise BulkReadError(msg) from None
 
     def field_metadata(self, module: str) -> list[dict[str, t.Any]]:
-        """The module's ``/settings/fields`` (1 credit): data types and lookup targets.
+        """The module's ``/settings/fields``: data types and lookup targets for the CSV.
 
-        Args:
-            module: Module API name.
-
-        Returns:
-            The ``fields`` list.
+        The run's read (``ZohoRun.module_fields``): the schema was built from the same one, so
+        a backfill after discovery in the same run costs no second call.
         """
-        response = self._send(
-            "fields",
-            "GET",
-            f"/crm/{API_VERSION}/settings/fields",
-            params={"module": module},
-            what=f"the {module} field metadata",
-            scope="ZohoCRM.settings.fields.READ",
-        )
-        fields = self._json(response, "the field metadata").get("fields")
-        return [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
+        return self.zoho_tap.module_fields(module)
 
     def tag_ids(self, module: str) -> dict[str, str]:
         """Tag names to ids (``/settings/tags``, 1 credit): the export names tags only.
