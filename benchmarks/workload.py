@@ -28,6 +28,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from benchmarks.common import bench_path
+from zoho_crm_emulator.fielddefs import LEAD_SOURCES
 
 #: Bump when the records change, so that cached files are made again.
 VERSION = 2
@@ -66,21 +67,7 @@ COMPANY_WORDS = _words(
     "Vandelay Soylent Massive Dynamic Aperture Black Mesa Gringotts Oscorp Pied Piper"
 )
 COMPANY_SUFFIX = ["Inc", "LLC", "Ltd", "GmbH", "Corp", "Group", "Partners", "Systems"]
-LEAD_SOURCE = [
-    "Advertisement",
-    "Cold Call",
-    "Employee Referral",
-    "External Referral",
-    "Online Store",
-    "Partner",
-    "Public Relations",
-    "Sales Email Alias",
-    "Seminar Partner",
-    "Trade Show",
-    "Web Download",
-    "Web Research",
-    "Chat",
-]
+LEAD_SOURCE = LEAD_SOURCES  # the emulator's picklist, so both workloads draw the same values
 LEAD_STATUS = [
     "Attempted to Contact",
     "Contact in Future",

@@ -167,7 +167,7 @@ class AuditStore(StreamRegistry):
                 # Pass 1: decide what each record does, following in-batch duplicates.
                 # state: [hash, replication key, deleted marker, known]
                 sim: dict[t.Any, KeyState] = {}
-                actions: list[tuple[int, str]] = []
+                actions: list[tuple[int, Verdict]] = []
                 for i, key in enumerate(keys):
                     state = sim.get(key)
                     if state is None:
@@ -241,13 +241,13 @@ class AuditStore(StreamRegistry):
         conn: sqlite3.Connection,
         table: StreamTable,
         rows: list[list[t.Any]],
-        actions: list[tuple[int, str]],
+        actions: list[tuple[int, Verdict]],
         keys: list[t.Any],
         hashes: list[str],
         stored: dict[t.Any, StoredKey],
         counts: BatchCounts,
         versions: dict[int, t.Any],
-    ) -> list[tuple[int, str]]:
+    ) -> list[tuple[int, Verdict]]:
         """Updates whose only differences are ignored columns or ones gone from the SCHEMA.
 
         They write no version: the current row's ignored columns and stored hash are
@@ -259,7 +259,7 @@ class AuditStore(StreamRegistry):
             key = keys[i]
             found = stored.get(key)
             if (
-                action == "update"
+                action is Verdict.UPDATE
                 and key not in seen
                 and found is not None
                 and not found.deleted_at
@@ -293,7 +293,7 @@ class AuditStore(StreamRegistry):
         table: StreamTable,
         records: Sequence[Mapping[str, t.Any]],
         rows: list[list[t.Any]],
-        actions: list[tuple[int, str]],
+        actions: list[tuple[int, Verdict]],
         keys: list[t.Any],
         hashes: list[str],
         deleted: list[t.Any],
@@ -306,10 +306,10 @@ class AuditStore(StreamRegistry):
         rk_prop = table.replication_key
 
         # The previous version's data is needed only where a stored record changes.
-        first_action: dict[t.Any, str] = {}
+        first_action: dict[t.Any, Verdict] = {}
         for i, action in actions:
             first_action.setdefault(keys[i], action)
-        wanted = [stored[k].history_id for k, a in first_action.items() if a != "insert"]
+        wanted = [stored[k].history_id for k, a in first_action.items() if a is not Verdict.INSERT]
         missing = [history_id for history_id in wanted if history_id not in versions]
         if missing:
             versions.update(self._fetch_versions(conn, table, missing))
@@ -326,11 +326,11 @@ class AuditStore(StreamRegistry):
         for i, action in actions:
             key = keys[i]
             current = live.get(key)
-            if current is None and action != "insert":
+            if current is None and action is not Verdict.INSERT:
                 found = stored[key]
                 row, valid_from = previous[found.history_id]
                 current = _Latest(row, found.digest, None, valid_from or "", found.history_id)
-            if action == "delete":
+            if action is Verdict.DELETE:
                 assert current is not None
                 moment = parse_instant(deleted[i])
                 valid_from = starts(
@@ -338,8 +338,8 @@ class AuditStore(StreamRegistry):
                 )
                 self._close(current, valid_from, closes)
                 history = history_row(
-                    next_id, current.data, current.digest, "delete", captured, sync_id, "[]", 0,
-                    valid_from, table.open_valid_to,
+                    next_id, current.data, current.digest, Verdict.DELETE.value, captured,
+                    sync_id, "[]", 0, valid_from, table.open_valid_to,
                 )  # fmt: skip
                 history_rows.append(history)
                 live[key] = _Latest(current.data, current.digest, history, valid_from, next_id)
@@ -360,7 +360,7 @@ class AuditStore(StreamRegistry):
                     changed = orjson.dumps(table.changed_columns(current.data, row)).decode()
                 digest = hashes[i]
                 history = history_row(
-                    next_id, row, digest, action, captured, sync_id, changed, 1, valid_from,
+                    next_id, row, digest, action.value, captured, sync_id, changed, 1, valid_from,
                     table.open_valid_to,
                 )  # fmt: skip
                 history_rows.append(history)
