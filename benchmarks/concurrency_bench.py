@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    PYTHON,
+    ROOT,
     VENV_BIN,
     EmulatorProcess,
     bench_tmp,
@@ -31,6 +33,7 @@ from benchmarks.common import (
     met_text,
     run_process,
 )
+from tap_zohocrm.schema import SYSTEM_KEYS
 
 MODULES = ("Leads", "Contacts", "Deals", "Accounts", "Campaigns")
 BULK_MODULES = ("Leads", "Contacts", "Deals")
@@ -58,6 +61,8 @@ class ConcurrencyResults:
     latency_ms: int
     rest: dict[str, LevelRun] = field(default_factory=dict)
     bulk: dict[str, LevelRun] = field(default_factory=dict)
+    #: The bare-threads floor (baseline_concurrent.py) at the top level, same calls.
+    floor: dict[str, LevelRun] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -78,24 +83,59 @@ def _catalog(config: Path, work: Path, streams: set[str]) -> Path:
     return path
 
 
+def _fields(catalog: Path) -> dict[str, str]:
+    """Each module's fields as the tap asks for them (its catalog's, less metadata keys)."""
+    streams = {s["tap_stream_id"]: s for s in json.loads(catalog.read_text())["streams"]}
+    return {
+        module: ",".join(
+            name
+            for name in streams[module.lower()]["schema"]["properties"]
+            if not name.startswith("_sdc_") and name not in SYSTEM_KEYS
+        )
+        for module in MODULES
+    }
+
+
 def _sync(
     emu: EmulatorProcess, work: Path, settings: dict[str, Any], catalog: Path, name: str
 ) -> LevelRun:
     config = work / f"config-{name}.json"
     config.write_text(json.dumps(emu.tap_config(**settings)))
+    command = [str(VENV_BIN / "tap-zohocrm"), "--config", str(config), "--catalog", str(catalog)]
+    return _measure(emu, work, command, name, int(settings.get("max_concurrent_requests", 1)))
+
+
+def _floor(emu: EmulatorProcess, work: Path, catalog: Path, level: int) -> LevelRun:
+    fields = work / "floor-fields.json"
+    fields.write_text(json.dumps(_fields(catalog)))
+    script = ROOT / "benchmarks" / "baseline_concurrent.py"
+    command = [PYTHON, str(script), emu.url, str(level), str(fields)]
+    return _measure(emu, work, command, f"floor-{level}", level, record_lines=True)
+
+
+def _measure(
+    emu: EmulatorProcess,
+    work: Path,
+    command: list[str],
+    name: str,
+    level: int,
+    *,
+    record_lines: bool = False,
+) -> LevelRun:
     output = work / f"{name}.jsonl"
     emu.reset_stats()
     result = run_process(
-        [str(VENV_BIN / "tap-zohocrm"), "--config", str(config), "--catalog", str(catalog)],
-        stdout=output,
-        watch_output=True,
-        log_name=f"concurrency-{name}",
-    ).check(f"tap ({name})")
+        command, stdout=output, watch_output=True, log_name=f"concurrency-{name}"
+    ).check(name)
     stats = emu.stats()
-    records = sum(1 for line in output.open("rb") if line.startswith(b'{"type":"RECORD"'))
+    with output.open("rb") as lines:
+        if record_lines:  # one record per line after the first
+            records = sum(1 for line in lines if b'"id"' in line)
+        else:
+            records = sum(1 for line in lines if line.startswith(b'{"type":"RECORD"'))
     calls = {k: v for k, v in sorted(stats["calls"].items()) if k != "oauth_token"}
     return LevelRun(
-        level=int(settings.get("max_concurrent_requests", 1)),
+        level=level,
         seconds=result.seconds,
         after_startup=result.seconds - (result.first_output or 0.0),
         calls=calls,
@@ -122,6 +162,9 @@ def run(records: int = 4_000, latency_ms: int = 100) -> ConcurrencyResults:
                 log(f"concurrency: REST, {len(MODULES)} modules x {records:,}, level {level}")
                 settings = {**base, "backfill_method": "rest", "max_concurrent_requests": level}
                 results.rest[str(level)] = _sync(emu, work, settings, catalog, f"rest-{level}")
+            top = LEVELS[-1]
+            log(f"concurrency: the bare-threads floor, level {top}")
+            results.floor[str(top)] = _floor(emu, work, catalog, top)
             bulk_catalog = _catalog(discovery, work, {m.lower() for m in BULK_MODULES})
             for level in (1, len(BULK_MODULES)):
                 log(f"concurrency: Bulk Read, {len(BULK_MODULES)} modules, level {level}")
@@ -157,6 +200,7 @@ def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     latency = data["latency_ms"]
     rows = []
     verdicts = []
+    notes: list[str] = []
     for kind, runs in (("Get Records", data["rest"]), ("Bulk Read", data["bulk"])):
         first = runs.get("1")
         for level, run in runs.items():
@@ -178,6 +222,23 @@ def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 ]
             )
         top = runs.get("5") if kind == "Get Records" else None
+        floor = data.get("floor", {}).get("5") if top is not None else None
+        if floor is not None:
+            ideal = ideal_seconds(floor, latency)
+            rows.append(
+                [
+                    "bare threads (floor)",
+                    str(floor["level"]),
+                    f"{floor['records']:,}",
+                    str(sum(floor["calls"].values())),
+                    str(floor["max_in_flight"]),
+                    f"{floor['seconds']:.2f} s",
+                    f"{floor['after_startup']:.2f} s",
+                    f"{ideal:.2f} s",
+                    f"{floor['after_startup'] / ideal:.2f}x",
+                    "",
+                ]
+            )
         if top is not None:
             ideal = ideal_seconds(top, latency)
             ratio = top["after_startup"] / ideal
@@ -189,6 +250,14 @@ def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                     "met": ratio <= GOAL,
                 }
             )
+            if floor is not None:
+                over = top["after_startup"] / floor["after_startup"]
+                floor_ratio = floor["after_startup"] / ideal_seconds(floor, latency)
+                notes.append(
+                    f"The floor, bare `requests` threads making the same reads with no Singer "
+                    f"work (benchmarks/baseline_concurrent.py), is {floor_ratio:.2f}x its own "
+                    f"ideal; the tap takes {over:.2f}x the floor's time."
+                )
     text = "\n".join(
         [
             f"### Concurrency: {len(MODULES)} modules x {data['records']:,} records at "
@@ -219,6 +288,7 @@ def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             "",
             *(f"Goal: {v['goal']}: {v['figure']} ({met_text(v['met'])})." for v in verdicts),
             "",
+            *(f"{note}\n" for note in notes),
         ]
     )
     return text, verdicts
