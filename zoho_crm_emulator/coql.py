@@ -327,18 +327,33 @@ def _like(value: Any, pattern: Any) -> bool:
     return value is not None and re.fullmatch(regex, str(value), re.IGNORECASE) is not None
 
 
-def _matches(node: Any, row: Any, resolve: Resolver, type_of: TypeOf) -> bool:
+class _Literals:
+    """Each condition's type and literals, converted once per query instead of once per row."""
+
+    def __init__(self, type_of: TypeOf) -> None:
+        self.type_of = type_of
+        self._seen: dict[int, tuple[str, list[Any]]] = {}
+
+    def of(self, node: Any) -> tuple[str, list[Any]]:
+        found = self._seen.get(id(node))
+        if found is None:
+            data_type = self.type_of(node.column) or "text"
+            try:
+                literals = [_comparable(v, data_type) for v in node.values]
+            except ZohoError:
+                raise _invalid(
+                    "invalid value given for the column", column_name=node.column, clause="where"
+                ) from None
+            found = self._seen[id(node)] = (data_type, literals)
+        return found
+
+
+def _matches(node: Any, row: Any, resolve: Resolver, literals_of: _Literals) -> bool:
     if isinstance(node, Junction):
-        results = (_matches(part, row, resolve, type_of) for part in node.parts)
+        results = (_matches(part, row, resolve, literals_of) for part in node.parts)
         return all(results) if node.op == "and" else any(results)
-    data_type = type_of(node.column) or "text"
+    data_type, literals = literals_of.of(node)
     value = _comparable(resolve(row, node.column), data_type)
-    try:
-        literals = [_comparable(v, data_type) for v in node.values]
-    except ZohoError:
-        raise _invalid(
-            "invalid value given for the column", column_name=node.column, clause="where"
-        ) from None
     op = node.op
     if op == "null":
         return value is None
@@ -391,7 +406,8 @@ def run(
     for column in (*query.columns, *_columns_of(query.where), *(c for c, _ in query.order_by)):
         if type_of(column) is None:
             raise _invalid("invalid column given", column_name=column)
-    matching = [row for row in rows if _matches(query.where, row, resolve, type_of)]
+    literals = _Literals(type_of)
+    matching = [row for row in rows if _matches(query.where, row, resolve, literals)]
     order = query.order_by or (("id", False),)
     for column, descending in reversed(order):
         data_type = type_of(column) or "text"
