@@ -1,6 +1,6 @@
 """Quick A/B of target commands on one workload, by wall and CPU time (for hot-spot work).
 
-``python -m benchmarks.compare --records 100000 --reps 3 [--python-code CODE ...]``
+``python -m benchmarks.compare --records 100000 --reps 3 [--shape narrow] [--variant N=CODE]``
 
 Runs the minimal loader and target-sqlite-audit (and, for each ``--variant NAME=CODE``, the
 target started through ``python -c CODE`` after ``import sys; sys.argv = [...]``, e.g. with a
@@ -32,9 +32,10 @@ def main() -> None:
         default=[],
         help="NAME=PYTHON_CODE run before the target's CLI (e.g. a monkeypatch)",
     )
+    parser.add_argument("--shape", choices=workload.SHAPES, default="wide")
     args = parser.parse_args()
     n = args.records
-    files = {variant: workload.workload(n, variant) for _, variant in SCENARIOS}
+    files = {variant: workload.workload(n, variant, shape=args.shape) for _, variant in SCENARIOS}
     work = bench_tmp("compare-")
 
     def commands(database: Path) -> dict[str, list[str]]:
