@@ -195,6 +195,23 @@ def ideal_seconds(run: dict[str, Any], latency_ms: int) -> float:
     return latency_ms / 1000 * max(longest, math.ceil(total / max(1, run["level"])))
 
 
+def _row(kind: str, run: dict[str, Any], latency: int, speedup: str) -> list[str]:
+    ideal = ideal_seconds(run, latency)
+    ratio = run["after_startup"] / ideal if ideal else math.nan
+    return [
+        kind,
+        str(run["level"]),
+        f"{run['records']:,}",
+        str(sum(run["calls"].values())),
+        str(run["max_in_flight"]),
+        f"{run['seconds']:.2f} s",
+        f"{run['after_startup']:.2f} s",
+        f"{ideal:.2f} s",
+        f"{ratio:.2f}x",
+        speedup,
+    ]
+
+
 def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The BENCHMARKS.md section and its goal verdicts."""
     latency = data["latency_ms"]
@@ -203,42 +220,13 @@ def section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     notes: list[str] = []
     for kind, runs in (("Get Records", data["rest"]), ("Bulk Read", data["bulk"])):
         first = runs.get("1")
-        for level, run in runs.items():
-            ideal = ideal_seconds(run, latency)
-            ratio = run["after_startup"] / ideal if ideal else math.nan
+        for run in runs.values():
             speedup = first["after_startup"] / run["after_startup"] if first else math.nan
-            rows.append(
-                [
-                    kind,
-                    level,
-                    f"{run['records']:,}",
-                    str(sum(run["calls"].values())),
-                    str(run["max_in_flight"]),
-                    f"{run['seconds']:.2f} s",
-                    f"{run['after_startup']:.2f} s",
-                    f"{ideal:.2f} s",
-                    f"{ratio:.2f}x",
-                    f"{speedup:.2f}x",
-                ]
-            )
+            rows.append(_row(kind, run, latency, f"{speedup:.2f}x"))
         top = runs.get("5") if kind == "Get Records" else None
         floor = data.get("floor", {}).get("5") if top is not None else None
         if floor is not None:
-            ideal = ideal_seconds(floor, latency)
-            rows.append(
-                [
-                    "bare threads (floor)",
-                    str(floor["level"]),
-                    f"{floor['records']:,}",
-                    str(sum(floor["calls"].values())),
-                    str(floor["max_in_flight"]),
-                    f"{floor['seconds']:.2f} s",
-                    f"{floor['after_startup']:.2f} s",
-                    f"{ideal:.2f} s",
-                    f"{floor['after_startup'] / ideal:.2f}x",
-                    "",
-                ]
-            )
+            rows.append(_row("bare threads (floor)", floor, latency, ""))
         if top is not None:
             ideal = ideal_seconds(top, latency)
             ratio = top["after_startup"] / ideal
