@@ -7,9 +7,13 @@
 # in /project/.meltano (mount a volume there too, or set MELTANO_DATABASE_URI).
 FROM python:3.11-slim
 
+# UV_COMPILE_BYTECODE: `meltano install` compiles the plugins' bytecode into the image, so a
+# container does not compile singer-sdk again on every run (a demo `meltano run` costs 6.0-7.3
+# CPU-s with it and 9.7-10.9 without, where bytecode is not written at run time).
 ENV MELTANO_SEND_ANONYMOUS_USAGE_STATS=false \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_COMPILE_BYTECODE=1
 
 RUN pip install "meltano>=4.0,<5" "uv>=0.5"
 
