@@ -183,10 +183,12 @@ def target_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     ]
     if data.get("peers"):
         peer_n = next(iter(data["peers"].values()))["records"]
+        earlier = data.get("peers_meta")
+        when = f", measured {earlier['date']} at `{earlier['commit']}`" if earlier else ""
         parts += [
             f"#### Peers from PyPI ({peer_n:,} records: the peer writes one transaction per "
             "row, so it runs on a smaller input; the baseline and target-sqlite-audit run on "
-            "the same input for the ratios)",
+            f"the same input for the ratios{when})",
             "",
             markdown_table(
                 ["loader", "records", "initial", "unchanged", "10% changed", "how it writes"],

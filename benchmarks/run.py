@@ -161,7 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                 peer_reps=settings["peer_reps"],
                 with_peers=not args.no_peers,
             )
-            results["target"] = {"meta": meta, "data": _plain(data)}
+            plain = _plain(data)
+            earlier = results.get("target", {})
+            if args.no_peers and earlier.get("data", {}).get("peers"):
+                # The peers take long to install and run: --no-peers keeps their last table,
+                # which then names when and where it was measured.
+                plain["peers"] = earlier["data"]["peers"]
+                plain["peers_meta"] = earlier["data"].get("peers_meta") or earlier["meta"]
+            results["target"] = {"meta": meta, "data": plain}
             _save(results)
             data_narrow = target_bench.run(
                 records=settings["target_records"],
