@@ -28,10 +28,16 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from benchmarks.common import bench_path
-from zoho_crm_emulator.fielddefs import LEAD_SOURCES
+from zoho_crm_emulator.fielddefs import (
+    INDUSTRIES,
+    LEAD_SOURCES,
+    LEAD_STATUSES,
+    RATINGS,
+    SALUTATIONS,
+)
 
 #: Bump when the records change, so that cached files are made again.
-VERSION = 2
+VERSION = 3
 STREAM = "leads"
 SEED = 8
 TZ = ZoneInfo("America/Los_Angeles")
@@ -67,37 +73,12 @@ COMPANY_WORDS = _words(
     "Vandelay Soylent Massive Dynamic Aperture Black Mesa Gringotts Oscorp Pied Piper"
 )
 COMPANY_SUFFIX = ["Inc", "LLC", "Ltd", "GmbH", "Corp", "Group", "Partners", "Systems"]
-LEAD_SOURCE = LEAD_SOURCES  # the emulator's picklist, so both workloads draw the same values
-LEAD_STATUS = [
-    "Attempted to Contact",
-    "Contact in Future",
-    "Contacted",
-    "Junk Lead",
-    "Lost Lead",
-    "Not Contacted",
-    "Pre-Qualified",
-    "Not Qualified",
-]
-INDUSTRY = [
-    "ASP (Application Service Provider)",
-    "Data/Telecom OEM",
-    "ERP (Enterprise Resource Planning)",
-    "Government/Military",
-    "Large Enterprise",
-    "ManagementISV",
-    "MSP (Management Service Provider)",
-    "Network Equipment Enterprise",
-    "Non-management ISV",
-    "Optical Networking",
-    "Service Provider",
-    "Small/Medium Enterprise",
-    "Storage Equipment",
-    "Storage Service Provider",
-    "Systems Integrator",
-    "Wireless Industry",
-]
-RATING = ["Acquired", "Active", "Market Failed", "Project Cancelled", "Shut Down", None]
-SALUTATION = ["Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", None]
+# The emulator's picklists, so that both workloads draw the same values.
+LEAD_SOURCE = LEAD_SOURCES
+LEAD_STATUS = LEAD_STATUSES
+INDUSTRY = INDUSTRIES
+RATING = [*RATINGS, None]
+SALUTATION = [*SALUTATIONS, None]
 PRODUCTS = ["CRM", "Desk", "Books", "Campaigns", "Analytics", "Projects", "People", "Sign"]
 CHANNELS = ["Email", "Phone", "SMS", "WhatsApp", "Video Call", "In Person"]
 TAGS = ["VIP", "Webinar 2024", "Expo", "Reseller", "Churn Risk", "Upsell"]

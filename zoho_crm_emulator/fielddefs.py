@@ -252,6 +252,16 @@ LEAD_SOURCES = (
     "Web Research",
     "Chat",
 )
+LEAD_STATUSES = (
+    "Attempted to Contact",
+    "Contact in Future",
+    "Contacted",
+    "Junk Lead",
+    "Lost Lead",
+    "Not Contacted",
+    "Pre-Qualified",
+    "Not Qualified",
+)
 INDUSTRIES = (
     "ASP (Application Service Provider)",
     "Data/Telecom OEM",
