@@ -25,7 +25,7 @@ from tap_zohocrm import coql
 from tap_zohocrm.client import page_info, page_records
 from tap_zohocrm.deletions import DeletedRecordsReader, newest_deletion
 from tap_zohocrm.errors import ZohoAPIError, ZohoConfigError, ZohoScopeError
-from tap_zohocrm.modules import SettingsApi, stream_name_for
+from tap_zohocrm.modules import stream_name_for
 from tap_zohocrm.related import PARENT_MODIFIED, PerRecordStream, utc_text
 from tap_zohocrm.schema import DELETED_AT, LOOKUP_MARKER, SYSTEM_KEYS, module_schema
 
@@ -290,7 +290,7 @@ def custom_subform_stream(tap: ZohoRun, spec: str) -> LineItemsStream:
     if entry is not None:
         schema = entry.schema.to_dict()
     else:
-        schema = subform_schema(SettingsApi(tap).fields(subform))
+        schema = subform_schema(tap.module_fields(subform))
     declared = type(
         f"{subform}Stream",
         (LineItemsStream,),

@@ -11,6 +11,7 @@ naming the valid ones, before any record is read.
 from __future__ import annotations
 
 import re
+import threading
 import typing as t
 from http import HTTPStatus
 
@@ -88,6 +89,9 @@ class SettingsApi(ZohoStream):
             tap: The tap run.
         """
         super().__init__(tap, schema={"type": "object", "properties": {}})
+        #: The call's names below are attributes the shared checks read: one call at a time
+        #: (Bulk Read backfills of several modules may ask for their fields at once).
+        self._calling = threading.Lock()
 
     def fields(self, module: str) -> list[dict[str, t.Any]]:
         """The field metadata of one module (``/settings/fields?module=``, one call)."""
@@ -114,8 +118,9 @@ class SettingsApi(ZohoStream):
     ) -> list[dict[str, t.Any]]:
         # The answer's list is checked like a page's (``records_key``); ``what``, ``path`` and
         # ``required_scope`` name the call in error sentences.
-        self.records_key, self.path, self.what, self.required_scope = key, path, what, scope
-        payload = response_payload(self.send("GET", path, params=params))
+        with self._calling:
+            self.records_key, self.path, self.what, self.required_scope = key, path, what, scope
+            payload = response_payload(self.send("GET", path, params=params))
         items = payload.get(key) if isinstance(payload, dict) else None
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 

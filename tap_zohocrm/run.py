@@ -38,9 +38,6 @@ class ZohoRun(Tap):
         self._metadata_credits: collections.Counter[str] = collections.Counter()
         #: Modules of the ``modules`` setting that Zoho refused, with the warning given.
         self.refused_modules: dict[str, str] = {}
-        self._meter: CreditMeter | None = None
-        self._gate: threading.BoundedSemaphore | None = None
-        self._reads: ConcurrentReads | None = None
         #: Zoho's ``X-API-CREDITS-REMAINING``, once it sends one.
         self.credits_remaining: str | None = None
         super().__init__(*args, **kwargs)
@@ -50,31 +47,25 @@ class ZohoRun(Tap):
         """The settings, read once (defaults applied) after the config was validated."""
         return TapSettings.from_config(self.config, self.config_jsonschema)
 
-    @property
+    @cached_property
     def request_gate(self) -> threading.BoundedSemaphore:
         """Held by every API request in flight: at most ``max_concurrent_requests`` at once."""
-        if self._gate is None:
-            self._gate = threading.BoundedSemaphore(self.max_concurrent_requests)
-        return self._gate
+        return threading.BoundedSemaphore(self.max_concurrent_requests)
 
     @property
     def max_concurrent_requests(self) -> int:
         """``max_concurrent_requests`` (default 3)."""
         return self.settings.max_concurrent_requests
 
-    @property
+    @cached_property
     def reads(self) -> ConcurrentReads:
         """The module streams' reads, started ahead up to ``max_concurrent_requests``."""
-        if self._reads is None:
-            self._reads = ConcurrentReads(self.max_concurrent_requests)
-        return self._reads
+        return ConcurrentReads(self.max_concurrent_requests)
 
-    @property
+    @cached_property
     def meter(self) -> CreditMeter:
         """Credits spent by every stream of this run, against ``max_credits_per_run``."""
-        if self._meter is None:
-            self._meter = CreditMeter(self.settings.max_credits_per_run)
-        return self._meter
+        return CreditMeter(self.settings.max_credits_per_run)
 
     @cached_property
     def authenticator(self) -> ZohoOAuthAuthenticator:

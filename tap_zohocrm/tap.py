@@ -6,7 +6,9 @@ import contextlib
 import datetime
 import decimal
 import sys
+import threading
 import typing as t
+from functools import cached_property
 
 import click
 import orjson
@@ -96,8 +98,8 @@ class TapZohoCRM(ZohoRun):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the tap (see :class:`singer_sdk.Tap`)."""
         self._module_schemas: dict[str, dict] = {}
-        self._settings_api: SettingsApi | None = None
         self._module_fields: dict[str, list[dict[str, t.Any]]] = {}
+        self._fields_lock = threading.Lock()
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
@@ -209,18 +211,22 @@ class TapZohoCRM(ZohoRun):
     @override
     def module_fields(self, module: str) -> list[dict[str, t.Any]]:
         """A module's ``/settings/fields``, read once per run (schema and Bulk Read share it)."""
-        if module not in self._module_fields:
-            if self._settings_api is None:
-                self._settings_api = SettingsApi(self)
-            api = self._settings_api
-            calls_before, credits_before = api.api_calls, api.api_credits
-            try:
-                self._module_fields[module] = api.fields(module)
-            finally:
-                self.count_metadata(
-                    module, api.api_calls - calls_before, api.api_credits - credits_before
-                )
-        return self._module_fields[module]
+        with self._fields_lock:  # read-ahead threads may ask too: one call, counted once
+            if module not in self._module_fields:
+                api = self.settings_api
+                calls_before, credits_before = api.api_calls, api.api_credits
+                try:
+                    self._module_fields[module] = api.fields(module)
+                finally:
+                    self.count_metadata(
+                        module, api.api_calls - calls_before, api.api_credits - credits_before
+                    )
+            return self._module_fields[module]
+
+    @cached_property
+    def settings_api(self) -> SettingsApi:
+        """The client of the ``/settings`` endpoints."""
+        return SettingsApi(self)
 
     def optional_modules(self) -> frozenset[str]:
         """Modules named by the ``modules`` setting besides Leads, Contacts and Deals."""
@@ -319,11 +325,12 @@ class TapZohoCRM(ZohoRun):
         catalog = self.input_catalog
         if catalog is not None and all(catalog.get_stream(stream_name_for(m)) for m in wanted):
             return wanted
-        reader = SettingsApi(self)
-        available = reader.modules()
+        api = self.settings_api
+        calls_before = api.api_calls
+        available = api.modules()
         self.logger.info(
             "Checked the modules setting against /settings/modules (%d API call)",
-            reader.api_calls,
+            api.api_calls - calls_before,
         )
         return resolve_modules(wanted, available, always=base)
 
