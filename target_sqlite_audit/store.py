@@ -165,7 +165,6 @@ class AuditStore(StreamRegistry):
                 replayed = self._replayed.setdefault(table.stream_id, {})
 
                 # Pass 1: decide what each record does, following in-batch duplicates.
-                # state: [hash, replication key, deleted marker, known]
                 sim: dict[t.Any, KeyState] = {}
                 actions: list[tuple[int, Verdict]] = []
                 for i, key in enumerate(keys):
@@ -204,12 +203,7 @@ class AuditStore(StreamRegistry):
                                 counts.inserted += 1
                             else:
                                 counts.updated += 1
-                            state.digest, state.rk, state.deleted, state.known = (
-                                digest,
-                                rk,
-                                None,
-                                True,
-                            )
+                            state.become(KeyState(digest, rk, None, True))
 
                 # Previous versions read once per batch, by history id (both steps need them).
                 versions: dict[int, t.Any] = {}
