@@ -19,6 +19,20 @@ MODULES = ["Accounts", "Campaigns"]
 STREAMS = ("accounts", "campaigns", "contacts", "deals", "leads")
 
 
+def resume_from_last_state(first: list[dict], config_path: Path, tmp_path: Path) -> list[dict]:
+    """The messages of a tap run started from the last STATE the killed run emitted."""
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
+    second = subprocess.run(
+        [TAP, "--config", str(config_path), "--state", str(state_path)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=True,
+    )
+    return [json.loads(line) for line in second.stdout.splitlines()]
+
+
 @pytest.fixture
 def emulator_defaults() -> dict:
     """Like the tap tier: no recycle-bin entries from before the first sync (the checks
@@ -40,7 +54,6 @@ def test_sigkill_half_way_then_resume_from_the_last_state(start_emulator, tap_co
     )
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(tap_config(emu, page_size=100)))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     leads_states = []
 
     def eighth_leads_state(state):
@@ -52,19 +65,8 @@ def test_sigkill_half_way_then_resume_from_the_last_state(start_emulator, tap_co
     everything = {r["id"] for r in emu.records("Leads")}
     seen = {m["record"]["id"] for m in first if m["type"] == "RECORD" and m["stream"] == "leads"}
     assert 0 < len(seen) < len(everything)  # really killed half-way
-    last_state = [m["value"] for m in first if m["type"] == "STATE"][-1]
-
-    state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps(last_state))
     emu.reset_stats()
-    second = subprocess.run(
-        [TAP, "--config", str(config_path), "--state", str(state_path)],
-        capture_output=True,
-        timeout=300,
-        env=env,
-        check=True,
-    )
-    resumed = [json.loads(line) for line in second.stdout.splitlines()]
+    resumed = resume_from_last_state(first, config_path, tmp_path)
     again = {m["record"]["id"] for m in resumed if m["type"] == "RECORD" and m["stream"] == "leads"}
     assert seen | again == everything  # nothing lost
     assert len(again) < len(everything)  # and the resumed run did not start over
@@ -81,7 +83,6 @@ def test_sigkill_with_concurrent_reads_then_resume_loses_nothing(
     config = tap_config(emu, modules=MODULES, page_size=100, max_concurrent_requests=3)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     seen_states = []
 
     def third_contacts_state(state):  # inside the third stream; the later ones read ahead
@@ -91,16 +92,7 @@ def test_sigkill_with_concurrent_reads_then_resume_loses_nothing(
 
     first = run_tap_until_killed(TAP, config_path, third_contacts_state)
     assert_valid_singer_order(first)
-    state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
-    second = subprocess.run(
-        [TAP, "--config", str(config_path), "--state", str(state_path)],
-        capture_output=True,
-        timeout=300,
-        env=env,
-        check=True,
-    )
-    resumed = [json.loads(line) for line in second.stdout.splitlines()]
+    resumed = resume_from_last_state(first, config_path, tmp_path)
     for stream, module in zip(STREAMS, sorted(SIZES), strict=True):
         seen = {
             m["record"]["id"]
