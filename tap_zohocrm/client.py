@@ -112,6 +112,11 @@ class ZohoStream(RESTStream[ZohoPage]):
         #: "POST /coql" etc. of the last answered call, for error sentences.
         self._last_call = ""
 
+    @override
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        super().finalize_state_progress_markers(state)
+        self.zoho_tap.end_of_stream()
+
     # -- request construction --------------------------------------------------------
 
     @property

@@ -22,6 +22,7 @@ from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.concurrency import ConcurrentReads, ReadAhead
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.options import TapSettings
+from tap_zohocrm.writer import ZohoSingerWriter
 
 if t.TYPE_CHECKING:
     from tap_zohocrm.errors import ZohoAPIError
@@ -31,6 +32,8 @@ __all__ = ["ZohoRun"]
 
 class ZohoRun(Tap):
     """A tap run's services for its streams and the Zoho client."""
+
+    message_writer_class = ZohoSingerWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the run's services (see :class:`singer_sdk.Tap` for the arguments)."""
@@ -100,6 +103,12 @@ class ZohoRun(Tap):
         except metadata.PackageNotFoundError:  # pragma: no cover
             version = "0"
         return f"tap-zohocrm/{version}"
+
+    def end_of_stream(self) -> None:
+        """Write a finished stream's held RECORD lines (its last STATE may be a repeat)."""
+        writer = self.message_writer
+        if isinstance(writer, ZohoSingerWriter):
+            writer.flush()
 
     def metadata_calls(self, module: str) -> int:
         """Field-metadata API calls made for a module in this process."""

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
-import decimal
 import sys
 import threading
 import typing as t
 from functools import cached_property
 
 import click
-import orjson
-from singer_sdk.io_base import SingerWriter
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant
@@ -34,11 +30,11 @@ from tap_zohocrm.streams import (
     module_refused,
     stream_name_for,
 )
+from tap_zohocrm.writer import flush_writers
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
 __all__ = ["TapZohoCRM"]
@@ -59,31 +55,8 @@ def _user_errors() -> Iterator[None]:
     except ZohoError as ex:
         click.echo(f"tap-zohocrm: error: {ex.sentence}", err=True)
         sys.exit(1)
-
-
-def _orjson_default(obj: t.Any) -> t.Any:
-    if isinstance(obj, decimal.Decimal):
-        return float(obj)
-    if isinstance(obj, datetime.datetime):
-        return obj.isoformat(sep="T")
-    return str(obj)
-
-
-class ZohoSingerWriter(SingerWriter):
-    """The SDK's writer, serialising with orjson instead of simplejson.
-
-    simplejson was, after the SDK's per-record schema walks, the largest per-record cost of a
-    sync. Every message is still written as a whole line and flushed at once, like the SDK
-    does, so a killed run never leaves half a line for the target. (The SDK's own fast writer,
-    ``singer_sdk.contrib.msgspec``, needs msgspec; orjson is already a dependency.)
-    """
-
-    @override
-    def serialize_message(self, message: Message) -> str:
-        try:
-            return orjson.dumps(message.to_dict(), default=_orjson_default).decode()
-        except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
-            return super().serialize_message(message)
+    finally:  # a failed run's held RECORD lines still reach the target
+        flush_writers()
 
 
 class TapZohoCRM(ZohoRun):
@@ -91,7 +64,6 @@ class TapZohoCRM(ZohoRun):
 
     name = "tap-zohocrm"
     package_name = "tap-zohocrm"
-    message_writer_class = ZohoSingerWriter
 
     config_jsonschema = CONFIG_SCHEMA
 

@@ -8,10 +8,22 @@ summary of every run (with or without pytest-xdist), one line with what it took.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import typing as t
 
 import pytest
+
+
+def child_environ() -> dict[str, str]:
+    """This process's environment for the tier's commands, with bytecode caching allowed.
+
+    The tier installs fresh plugin venvs (no bytecode in them). With PYTHONDONTWRITEBYTECODE
+    set, as on CI, every plugin process would compile singer-sdk, SQLAlchemy and Meltano's
+    imports again; letting the first process cache them saves a quarter of the tier's CPU.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 
 #: (phase, seconds) finished since the last test report picked them up.
 _FINISHED: list[tuple[str, float]] = []

@@ -6,7 +6,6 @@ directories, so that it never touches the user's own demo output.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -14,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_phases import phase
+from e2e_phases import child_environ, phase
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -28,7 +27,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str,
     base = tmp_path_factory.mktemp("demo")
     database = base / "demo.sqlite"
     env = {
-        **os.environ,
+        **child_environ(),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_SYS_DIR_ROOT": str(base / "meltano-sys"),
         "MELTANO_DATABASE_URI": f"sqlite:///{base / 'meltano.db'}",

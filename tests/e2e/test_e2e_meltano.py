@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from e2e_phases import phase
+from e2e_phases import child_environ, phase
+from filelock import FileLock
 
 from zoho_crm_emulator import Emulator, EmulatorConfig
 
@@ -43,31 +43,48 @@ def run_meltano(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
     return result
 
 
-@pytest.fixture(scope="module")
-def meltano_sys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A private ``.meltano`` folder, so that tests never race the demo or benchmarks' runs."""
-    sys_dir = str(tmp_path_factory.mktemp("meltano-sys"))
+@pytest.fixture(scope="session")
+def meltano_sys_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    """A private ``.meltano`` folder, so that tests never race the demo or benchmarks' runs.
+
+    The plugins are installed once for the session: the first pytest-xdist worker to take the
+    lock installs them, and every worker's folder links to those venvs but keeps its own run
+    files (Meltano rewrites them on every run, so folders cannot be shared).
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "meltano-plugins"
     env = {
-        **os.environ,
+        **child_environ(),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_SYS_DIR_ROOT": sys_dir,
+        "MELTANO_SYS_DIR_ROOT": str(shared),
     }
-    with phase("meltano install: tap-zohocrm, target-sqlite-audit, target-jsonl, target-postgres"):
-        run_meltano(
-            "install",
-            "tap-zohocrm",
-            "target-sqlite-audit",
-            "target-jsonl",
-            "target-postgres",
-            env=env,
-        )
-    return sys_dir
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "installed").is_file():
+            with phase(
+                "meltano install: tap-zohocrm, target-sqlite-audit, target-jsonl, target-postgres"
+            ):
+                run_meltano(
+                    "install",
+                    "tap-zohocrm",
+                    "target-sqlite-audit",
+                    "target-jsonl",
+                    "target-postgres",
+                    env=env,
+                )
+            (shared / "installed").touch()
+    sys_dir = base / "meltano-sys"
+    sys_dir.mkdir(exist_ok=True)
+    for kind in ("extractors", "loaders"):
+        link = sys_dir / kind
+        if not link.exists():
+            link.symlink_to(shared / kind, target_is_directory=True)
+    return str(sys_dir)
 
 
 @pytest.fixture
 def meltano_env(tmp_path: Path, meltano_sys_dir: str) -> dict[str, str]:
     return {
-        **os.environ,
+        **child_environ(),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_SYS_DIR_ROOT": meltano_sys_dir,
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",

@@ -5,7 +5,6 @@ the Hub-format definitions match the plugins' ``--about``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from e2e_phases import phase
+from e2e_phases import child_environ, phase
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = ROOT / ".uv" / "bin" / "uv"
@@ -60,7 +59,9 @@ def test_the_wheel_in_a_clean_venv_runs_the_pipeline_outside_the_repo(built, tmp
     subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True,
                    capture_output=True)  # fmt: skip
     env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+        k: v
+        for k, v in child_environ().items()
+        if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
     subprocess.run([uv, "pip", "install", "--python", str(venv / "bin" / "python"), str(wheel)],
                    check=True, capture_output=True, env=env)  # fmt: skip
@@ -69,7 +70,7 @@ def test_the_wheel_in_a_clean_venv_runs_the_pipeline_outside_the_repo(built, tmp
     work.mkdir()
     emulator = subprocess.Popen(
         [str(bin_dir / "zoho-crm-emulator"), "serve", "--port", "0", "--leads", "40"],
-        stdout=subprocess.PIPE, text=True, cwd=work,
+        stdout=subprocess.PIPE, text=True, cwd=work, env=env,
     )  # fmt: skip
     try:
         assert emulator.stdout is not None
@@ -82,10 +83,10 @@ def test_the_wheel_in_a_clean_venv_runs_the_pipeline_outside_the_repo(built, tmp
         target_config = work / "target.json"
         target_config.write_text(json.dumps({"database": str(work / "audit.sqlite")}))
         tap = subprocess.Popen([str(bin_dir / "tap-zohocrm"), "--config", str(tap_config)],
-                               stdout=subprocess.PIPE, cwd=work)  # fmt: skip
+                               stdout=subprocess.PIPE, cwd=work, env=env)  # fmt: skip
         target = subprocess.run(
             [str(bin_dir / "target-sqlite-audit"), "--config", str(target_config)],
-            stdin=tap.stdout, capture_output=True, cwd=work, check=False, timeout=300,
+            stdin=tap.stdout, capture_output=True, cwd=work, check=False, timeout=300, env=env,
         )  # fmt: skip
         assert tap.wait(timeout=60) == 0
         assert target.returncode == 0, target.stderr[-2000:]
@@ -98,7 +99,7 @@ def test_the_wheel_in_a_clean_venv_runs_the_pipeline_outside_the_repo(built, tmp
     insights = subprocess.run(
         [str(bin_dir / "zoho-crm-insights"), "--database", str(work / "audit.sqlite"),
          "--html", str(work / "page.html")],
-        capture_output=True, text=True, cwd=work, check=False,
+        capture_output=True, text=True, cwd=work, check=False, env=env,
     )  # fmt: skip
     assert insights.returncode == 0, insights.stderr
     assert (work / "page.html").is_file()
@@ -113,7 +114,9 @@ def test_a_new_meltano_project_adds_both_plugins_from_their_definitions(built, t
     project = tmp_path / "project"
     env = {
         **{
-            k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))
+            k: v
+            for k, v in child_environ().items()
+            if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))
         },
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
