@@ -92,13 +92,7 @@ class ZohoStream(RESTStream[ZohoPage]):
     MAX_WAIT: t.ClassVar[float] = 120.0
 
     def __init__(self, tap: ZohoRun, *args: t.Any, **kwargs: t.Any) -> None:
-        """Create the stream.
-
-        Args:
-            tap: The tap.
-            *args: Passed to :class:`RESTStream`.
-            **kwargs: Passed to :class:`RESTStream`.
-        """
+        """Create the stream of a run (the other arguments go to :class:`RESTStream`)."""
         super().__init__(tap, *args, **kwargs)
         self.zoho_tap = tap
         #: The run's settings (frozen, defaults applied): read these, not ``config``.
