@@ -22,43 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-
-
-def _token(base_url: str) -> dict[str, Any]:
-    answer = requests.post(
-        f"{base_url}/oauth/v2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "emulator-client-id",
-            "client_secret": "emulator-client-secret",
-            "refresh_token": "emulator-refresh-token",
-        },
-        timeout=60,
-    )
-    return dict(answer.json())
+from baseline_tap import pages, token  # the sibling script: one paging loop for both
 
 
 def _read(api: str, headers: dict[str, str], module: str, fields: str, write: Any) -> None:
     session = requests.Session()
-    params: dict[str, Any] = {
-        "fields": fields,
-        "per_page": 200,
-        "sort_by": "Modified_Time",
-        "sort_order": "asc",
-    }
-    if module == "Leads":
-        params["converted"] = "both"
-    page_token = None
-    while True:
-        query = dict(params, page_token=page_token) if page_token else params
-        response = session.get(f"{api}/crm/v8/{module}", params=query, headers=headers, timeout=60)
-        if response.status_code == 204:
-            break
-        body = response.json()
-        write(body["data"])
-        if not body["info"]["more_records"]:
-            break
-        page_token = body["info"]["next_page_token"]
+    for records in pages(session, api, headers, module, fields):
+        write(records)
     listing: dict[str, str | int] = {"type": "all", "per_page": 200, "page": 1}
     deleted = session.get(
         f"{api}/crm/v8/{module}/deleted",
@@ -86,10 +56,10 @@ def main() -> None:
         with lock:
             out.write(lines)
 
-    token = _token(base_url)
-    headers = {"Authorization": f"Zoho-oauthtoken {token['access_token']}"}
+    access = token(requests.Session(), base_url)
+    headers = {"Authorization": f"Zoho-oauthtoken {access['access_token']}"}
     with ThreadPoolExecutor(max_workers=level) as pool:
-        api = token["api_domain"]
+        api = access["api_domain"]
         reads = [pool.submit(_read, api, headers, m, fields[m], write) for m in modules]
         for future in reads:
             future.result()

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import requests
 
 
-def main() -> None:
-    """Page the module and print its records."""
-    base_url, module, fields = sys.argv[1], sys.argv[2], sys.argv[3]
-    session = requests.Session()
-    token = session.post(
+def token(session: requests.Session, base_url: str) -> dict[str, Any]:
+    """An access token (and ``api_domain``) from the emulator's refresh token."""
+    answer = session.post(
         f"{base_url}/oauth/v2/token",
         data={
             "grant_type": "refresh_token",
@@ -29,9 +29,15 @@ def main() -> None:
             "refresh_token": "emulator-refresh-token",
         },
         timeout=60,
-    ).json()
-    headers = {"Authorization": f"Zoho-oauthtoken {token['access_token']}"}
-    params = {
+    )
+    return dict(answer.json())
+
+
+def pages(
+    session: requests.Session, api: str, headers: dict[str, str], module: str, fields: str
+) -> Iterator[list[dict[str, Any]]]:
+    """Each page's records of a module, paged as the tap pages Get Records."""
+    params: dict[str, Any] = {
         "fields": fields,
         "per_page": 200,
         "sort_by": "Modified_Time",
@@ -39,21 +45,29 @@ def main() -> None:
     }
     if module == "Leads":
         params["converted"] = "both"
-    out = sys.stdout
     page_token = None
     while True:
         query = dict(params, page_token=page_token) if page_token else params
-        response = session.get(
-            f"{token['api_domain']}/crm/v8/{module}", params=query, headers=headers, timeout=60
-        )
+        response = session.get(f"{api}/crm/v8/{module}", params=query, headers=headers, timeout=60)
         if response.status_code == 204:
-            break
+            return
         body = response.json()
-        for record in body["data"]:
-            out.write(json.dumps(record) + "\n")
+        yield body["data"]
         if not body["info"]["more_records"]:
-            break
+            return
         page_token = body["info"]["next_page_token"]
+
+
+def main() -> None:
+    """Page the module and print its records."""
+    base_url, module, fields = sys.argv[1], sys.argv[2], sys.argv[3]
+    session = requests.Session()
+    access = token(session, base_url)
+    headers = {"Authorization": f"Zoho-oauthtoken {access['access_token']}"}
+    out = sys.stdout
+    for records in pages(session, access["api_domain"], headers, module, fields):
+        for record in records:
+            out.write(json.dumps(record) + "\n")
     out.flush()
 
 

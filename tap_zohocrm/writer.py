@@ -41,8 +41,8 @@ class ZohoSingerWriter(SingerWriter):
     STATE line still reaches the target after every record it covers and before the tap reads
     on, and lines are written whole. A sync ends with a STATE, and the command writes what a
     failed run still holds; held records lost to a kill are covered by no STATE the target has
-    seen, so the next run reads them again. (The SDK's own
-    fast writer, ``singer_sdk.contrib.msgspec``, needs msgspec; orjson is already a dependency.)
+    seen, so the next run reads them again. (The SDK's own fast writer,
+    ``singer_sdk.contrib.msgspec``, needs msgspec; orjson is already a dependency.)
     """
 
     #: RECORD lines held before they are written (about one Zoho page).
