@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import typing as t
@@ -105,6 +106,20 @@ class ZohoStream(RESTStream[ZohoPage]):
         self.credits_remaining: str | None = None
         #: "POST /coql" etc. of the last answered call, for error sentences.
         self._last_call = ""
+
+    @override  # type: ignore[misc]
+    def sync(self, context: Context | None = None) -> None:
+        """singer-sdk's sync, or, for a module stream synced concurrently, waiting for it.
+
+        singer-sdk marks ``sync`` final; the override only decides on which thread the SDK's
+        own sync runs (concurrency.py; declared in sdk_private.py).
+        """
+        tap = self.zoho_tap
+        if context is not None:
+            tap.emit.hold()
+            super().sync(context)
+            return
+        tap.syncs.sync(self.name, functools.partial(super().sync, None), tap.concurrent_streams)
 
     @override
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
@@ -375,7 +390,8 @@ class ZohoStream(RESTStream[ZohoPage]):
                 request_cost(prepared_request), f"the next call ({self.what})"
             )
             try:
-                return decorated(prepared_request, context)
+                with self.zoho_tap.emit.waiting():  # the other streams write meanwhile
+                    return decorated(prepared_request, context)
             except ZohoError:
                 raise
             except RetriableAPIError as ex:
@@ -463,14 +479,16 @@ class ZohoStream(RESTStream[ZohoPage]):
         """
         meter = self.zoho_tap.meter
         if meter.stopped:
-            self.zoho_tap.reads.shutdown()
             self.logger.info("Stream %s not read: the run stopped spending credits", self.name)
             return
         try:
             yield from records
         except CreditBudgetReached:
-            self.zoho_tap.reads.shutdown()
             self.get_context_state(context).pop("progress_markers", None)
+            if meter.announced:  # a stream syncing beside it said it first
+                self.logger.info("Stream %s stopped at its last checkpoint", self.name)
+                return
+            meter.announced = True
             names = list(self.zoho_tap.streams)
             later = [
                 name

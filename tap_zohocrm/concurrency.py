@@ -1,236 +1,250 @@
-"""Module streams read concurrently, emitted in order: workers fetch, the main thread writes.
+"""Module streams synced concurrently, their Singer messages interleaved.
 
 singer-sdk syncs streams one after another on the main thread. With
-``max_concurrent_requests`` above 1, the module streams' reads (HTTP, decoding, projection)
-run ahead on worker threads, at most that many at once, each into a bounded queue; the main
-thread still syncs stream after stream, taking each one's records from its queue. So:
+``max_concurrent_requests`` above 1, each selected module stream syncs on a thread of its
+own (at most that many at once, started in sync order), and the main thread waits for each
+where singer-sdk would have synced it. So:
 
-- the Singer output is what a sequential run writes (each stream's SCHEMA, then its records,
-  then the next stream), only sooner;
-- state is written only on the main thread, in record order: a worker never touches it, and
-  hands every bookmark change over as a :class:`StateStep` queued between the records it
-  follows (so a STATE message describes only what was emitted before it);
-- every request holds the tap's request semaphore while it is in flight, so at most
+- one thread at a time runs singer-sdk's and the tap's code (the :class:`EmitLock`): it alone
+  writes messages and changes the state, so the output is valid Singer (each stream's SCHEMA
+  before its records) and every STATE message describes only what was written before it;
+- a thread lets the lock go only while it waits for Zoho (a page in flight, a retry's pause,
+  a Bulk Read job), so the streams' calls overlap and each stream's records are written
+  while the others wait for theirs: the run ends when its slowest stream's calls do;
+- every request holds the tap's request gate while it is in flight, so at most
   ``max_concurrent_requests`` calls are open at once, whichever thread sends them;
-- an error raised by a worker is raised on the main thread where its stream's records stop,
-  as in a sequential run.
+- a stream's error is raised on the main thread where singer-sdk would have synced that
+  stream; the streams still running then stop where they are, after their last message.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
+import contextlib
 import threading
+import time
 import typing as t
 from collections.abc import Callable, Iterator
 
+__all__ = ["ConcurrentSyncs", "EmitLock", "StateStep", "applied"]
 
-class ReadAhead(t.Protocol):
-    """What a concurrent read needs of a module stream (``ZohoModuleStream`` is one)."""
-
-    name: str
-    #: Set by the worker: blocks until the main thread consumed what the read yielded.
-    catch_up: Callable[[], None]
-
-    def read_module(self, context: None) -> Iterator[t.Any]:
-        """The stream's records and state steps, in order."""
-        ...
-
-    def streams_to_read(self) -> t.Sequence[ReadAhead]:
-        """The run's module streams to read ahead, in sync order (starting bookmarks written)."""
-        ...
-
-
-__all__ = ["ConcurrentReads", "StateStep", "applied"]
-
-#: Records per queued batch (one queue operation per batch, not per record).
-BATCH = 200
-#: Batches a worker may run ahead of the main thread: bounded memory per stream.
-QUEUE_BATCHES = 100
-_END = object()
-#: Seconds to wait for each read ahead to end its call when the run fails.
+#: Seconds the main thread gives the other streams to stop when the run fails.
 SHUTDOWN_WAIT = 5.0
-_logger = logging.getLogger(__name__)
 
 
-def _no_catch_up() -> None:
-    """Sequential reads: the main thread has consumed everything already."""
+class Stopped(BaseException):
+    """Ends a stream's sync when another stream failed the run.
+
+    Not an ``Exception``: singer-sdk would log one as the stream's own error.
+    """
 
 
 class StateStep:
-    """A change of the stream's state or bookmark tracker, run on the main thread in order.
+    """A change of the stream's state or bookmark tracker, run in record order.
 
-    ``wait``: the worker blocks until the main thread has run it (the step computes what the
-    worker needs next from records the main thread has consumed, e.g. after a Bulk export).
+    Readers yield these between their records instead of writing the state themselves: the
+    stream runs each one when the records before it have been written (see :func:`applied`).
     """
 
-    __slots__ = ("done", "run", "wait")
+    __slots__ = ("run",)
 
-    def __init__(self, run: Callable[[], None], *, wait: bool = False) -> None:
+    def __init__(self, run: Callable[[], None]) -> None:
         """Wrap the change."""
         self.run = run
-        self.wait = wait
-        self.done = threading.Event()
-
-    def apply(self) -> None:
-        """Run the change (main thread) and release a waiting worker."""
-        try:
-            self.run()
-        finally:
-            self.done.set()
 
 
 def applied(items: t.Iterable[t.Any]) -> Iterator[dict[str, t.Any]]:
-    """The records of a read, running its state steps as they come (sequential order)."""
+    """The records of a read, running its state steps as they come."""
     for item in items:
         if isinstance(item, StateStep):
-            item.apply()
+            item.run()
         else:
             yield item
 
 
-class _Worker:
-    """One stream's read on a thread, into a bounded queue."""
+class EmitLock:
+    """Held by the one thread that writes messages and changes the state.
 
-    def __init__(self, stream: ReadAhead, on_done: Callable[[], None]) -> None:
-        self.stream = stream
-        self.queue: queue.Queue[t.Any] = queue.Queue(maxsize=QUEUE_BATCHES)
-        self.stop = threading.Event()
-        self._on_done = on_done
-        self._batch: list[dict[str, t.Any]] = []
-        self.thread = threading.Thread(target=self._run, name=f"{stream.name}-read", daemon=True)
+    The main thread takes it when the run starts syncing and keeps it, except while it waits
+    for a stream's thread; a stream's thread takes it to sync. A holder lets it go only in
+    :meth:`waiting`; a thread told to :meth:`stop` raises :class:`Stopped` when it takes the
+    lock again, so it stops after its last message.
+    """
 
-    def _put(self, item: t.Any) -> None:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+    def __init__(self) -> None:
+        """Nobody holds it yet."""
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._pins = threading.local()
+        self._stopped: set[int] = set()
 
-    def _flush(self) -> None:
-        if self._batch:
-            self._put(self._batch)
-            self._batch = []
+    def held(self) -> bool:
+        """Whether the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
 
-    def _step(self, step: StateStep) -> None:
-        self._flush()
-        self._put(step)
-        if step.wait:
-            while not (step.done.wait(0.5) or self.stop.is_set()):
-                pass
+    def acquire(self) -> None:
+        """Take the lock (blocks while another thread writes).
 
-    def catch_up(self) -> None:
-        """Wait until the main thread has consumed every record read so far.
-
-        For a decision that needs the bookmark tracker to have seen them (a new query after
-        Zoho ended a page-token chain).
+        Raises:
+            Stopped: When the calling thread was told to stop (then it does not hold it).
         """
-        self._step(StateStep(lambda: None, wait=True))
+        self._lock.acquire()
+        ident = threading.get_ident()
+        if ident in self._stopped:
+            self._lock.release()
+            raise Stopped
+        self._owner = ident
 
-    def _run(self) -> None:
-        self.stream.catch_up = self.catch_up
+    def stop(self, idents: t.Iterable[int]) -> None:
+        """Tell these threads to stop the next time they take the lock."""
+        self._stopped.update(idents)
+
+    def hold(self) -> None:
+        """Take the lock unless the calling thread holds it already."""
+        if not self.held():
+            self.acquire()
+
+    def release(self) -> None:
+        """Let the lock go (the calling thread must hold it)."""
+        self._owner = None
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Let the other streams write while the calling thread waits for Zoho.
+
+        A no-op for a thread that does not hold the lock (a prefetch worker) and inside
+        :meth:`pinned` (a wait under another lock: the holder of this one might want it).
+        """
+        if not self.held() or self._depth() > 0:
+            yield
+            return
+        self.release()
         try:
-            for item in self.stream.read_module(None):
-                if self.stop.is_set():
-                    return
-                if isinstance(item, StateStep):
-                    self._step(item)
-                    continue
-                self._batch.append(item)
-                if len(self._batch) >= BATCH:
-                    self._flush()
-            self._flush()
-            self._put(_END)
-        except BaseException as ex:  # handed to the main thread, raised there
-            self._flush()
-            self._put(ex)
+            yield
         finally:
-            self.stream.catch_up = _no_catch_up
-            self._on_done()
+            self.acquire()  # raises Stopped for a thread told to stop
 
-    def items(self) -> Iterator[t.Any]:
-        """The read's records and state steps, in order; the worker's error at its place."""
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Keep the lock through the waits inside (taken while another lock is held)."""
+        self._pins.depth = self._depth() + 1
         try:
-            while True:
-                try:
-                    item = self.queue.get(timeout=0.5)
-                except queue.Empty:
-                    if self.stop.is_set() and not self.thread.is_alive():
-                        msg = f"The read of stream {self.stream.name} was stopped."
-                        raise RuntimeError(msg) from None
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                if isinstance(item, list):
-                    yield from item
-                else:
-                    yield item
+            yield
         finally:
-            self.stop.set()
+            self._pins.depth -= 1
+
+    def _depth(self) -> int:
+        return int(getattr(self._pins, "depth", 0))
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep`` that lets the other streams write meanwhile."""
+        with self.waiting():
+            time.sleep(seconds)
 
 
-class ConcurrentReads:
-    """Starts the module streams' reads ahead, at most ``limit`` at a time, in stream order."""
+class _Sync:
+    """One stream's sync on its own thread."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, name: str, run: Callable[[], None]) -> None:
+        self.name = name
+        self.run = run
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+
+class ConcurrentSyncs:
+    """Syncs the run's module streams on threads, at most ``limit`` at once, in order."""
+
+    def __init__(self, limit: int, emit: EmitLock) -> None:
         """Plan nothing yet.
 
         Args:
-            limit: ``max_concurrent_requests``; 1 reads every stream on the main thread.
+            limit: ``max_concurrent_requests``; 1 syncs every stream on the main thread.
+            emit: The run's emit lock.
         """
         self.limit = max(1, int(limit))
-        self._pending: list[ReadAhead] | None = None
-        self._workers: dict[str, _Worker] = {}
-        self._active = 0
-        self._consumed: list[_Worker] = []
-        self._closed = False
+        self.emit = emit
+        self._syncs: dict[str, _Sync] | None = None
+        self._pending: list[_Sync] = []
+        self._running = 0
         self._lock = threading.Lock()
 
-    def source(self, stream: ReadAhead) -> t.Iterable[t.Any]:
-        """The stream's read: from its worker when reads run concurrently, else in place."""
-        if self.limit <= 1 or self._closed:
-            return stream.read_module(None)
-        with self._lock:
-            if self._pending is None:
-                self._pending = list(stream.streams_to_read())
-            if stream.name not in self._workers:
-                # Not planned (or already consumed once): start it now, ahead of the others.
-                self._pending = [s for s in self._pending if s.name != stream.name]
-                self._start(stream)
-            self._fill()
-            worker = self._workers.pop(stream.name)
-            self._consumed.append(worker)
-        return worker.items()
+    def sync(
+        self,
+        name: str,
+        run: Callable[[], None],
+        plan: Callable[[], dict[str, Callable[[], None]]],
+    ) -> None:
+        """Sync stream ``name`` (main thread, where singer-sdk syncs it).
 
-    def shutdown(self) -> None:
-        """Stop every read ahead: the run failed, or stopped spending credits.
-
-        Later streams are read in place; no read ahead logs after the error sentence.
+        Args:
+            name: The stream's name.
+            run: singer-sdk's sync of the stream, to run on the calling thread.
+            plan: The streams to sync concurrently (name -> their sync), asked once.
         """
-        with self._lock:
-            self._closed = True
-            self._pending = []
-            workers = list(self._workers.values()) + list(self._consumed)
-        for worker in workers:
-            worker.stop.set()
-        for worker in workers:
-            worker.thread.join(timeout=SHUTDOWN_WAIT)
+        self.emit.hold()
+        if self.limit > 1 and self._syncs is None:
+            self._start(plan())
+        job = (self._syncs or {}).get(name)
+        if job is None:
+            run()
+            return
+        with self.emit.waiting():
+            job.done.wait()
+        if job.error is not None:
+            self._stop()
+            raise job.error
 
-    def _start(self, stream: ReadAhead) -> None:
-        worker = _Worker(stream, self._worker_finished)
-        self._workers[stream.name] = worker
-        self._active += 1
-        worker.thread.start()
+    def _stop(self) -> None:
+        """The run fails: stop the other streams' syncs where they are, and start no more.
+
+        Streams that did not finish are forgotten, so a later ``sync`` of one (singer-sdk's
+        dry run goes on after an error) runs in place.
+        """
+        assert self._syncs is not None
+        with self._lock:
+            self._pending = []
+            running = [job for job in self._syncs.values() if job.thread and not job.done.is_set()]
+            self.emit.stop(job.thread.ident for job in running if job.thread and job.thread.ident)
+        with self.emit.waiting():
+            for job in running:
+                job.done.wait(SHUTDOWN_WAIT)
+        self._syncs = {
+            name: job
+            for name, job in self._syncs.items()
+            if job.done.is_set() and job.error is None
+        }
+
+    def _start(self, planned: dict[str, Callable[[], None]]) -> None:
+        self._syncs = {name: _Sync(name, run) for name, run in planned.items()}
+        if len(self._syncs) < 2:
+            self._syncs = {}
+            return
+        with self._lock:
+            self._pending = list(self._syncs.values())
+            self._fill()
 
     def _fill(self) -> None:
-        pending = self._pending or []
-        while pending and self._active < self.limit:
-            self._start(pending.pop(0))
+        while self._pending and self._running < self.limit:
+            job = self._pending.pop(0)
+            self._running += 1
+            job.thread = threading.Thread(target=self._run, args=(job,), name=f"{job.name}-sync")
+            job.thread.daemon = True
+            job.thread.start()
 
-    def _worker_finished(self) -> None:
-        with self._lock:
-            self._active -= 1
-            self._fill()
+    def _run(self, job: _Sync) -> None:
+        try:
+            self.emit.acquire()
+            try:
+                job.run()
+            finally:
+                if self.emit.held():  # not after Stopped: then the lock was not taken again
+                    self.emit.release()
+        except BaseException as ex:  # raised on the main thread where the stream syncs
+            job.error = ex
+        finally:
+            job.done.set()
+            with self._lock:
+                self._running -= 1
+                self._fill()

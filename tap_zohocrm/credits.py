@@ -98,6 +98,8 @@ class CreditMeter:
         self.budget = budget
         self.spent = 0
         self.stop_reason: str | None = None
+        #: Whether a stream has logged the stop (streams syncing at once all meet it).
+        self.announced = False
         self._lock = threading.Lock()
 
     def reserve(self, cost: int, what: str) -> None:

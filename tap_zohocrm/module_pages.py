@@ -71,9 +71,6 @@ class ModulePagesStream(ZohoStream):
         #: boundary second again, and those repeats are dropped.
         self._previous_page: dict[str, t.Any] = {}
         self._query_seen: set[tuple[str, str]] = set()
-        #: Blocks until the main thread has consumed what this stream's read yielded (set
-        #: by a concurrent read's worker; nothing to wait for in a sequential read).
-        self.catch_up: t.Callable[[], None] = lambda: None
 
     def extra_params(self) -> dict[str, t.Any]:
         """Parameters every Get Records call of the module carries (``converted`` for Leads)."""
@@ -256,23 +253,17 @@ class ModulePagesStream(ZohoStream):
                     if prefetched is None:
                         prepared_request = self._prepare_request(context=context, page=paginator)
                         resp = decorated_request(prepared_request, context)
+                        advanced = self._prefetch_early(paginator, resp, prefetch)
                     else:
                         prepared_request, future = prefetched
                         prefetched = None
-                        resp = future.result()
+                        # The other streams write meanwhile; the next request starts before
+                        # this thread waits for its turn to write again (stream-local work).
+                        with self.zoho_tap.emit.waiting():
+                            resp = future.result()
+                            advanced = self._prefetch_early(paginator, resp, prefetch)
                     request_counter.increment()
                     self.update_sync_costs(prepared_request, resp, context)
-                    advanced = False
-                    if (
-                        self._wide is None
-                        and self._has_next_token(paginator, resp)
-                        and self.raw_records(resp)
-                    ):
-                        # A narrow page's parsing makes no request: the next request can start
-                        # before it. (A wide page's parsing reads the other chunks' pages, so
-                        # its successor starts after parse_response, keeping one in flight.)
-                        prefetch(resp)
-                        advanced = True
                     records = iter(self.parse_response(resp))
                     try:
                         first_record = next(records)
@@ -300,6 +291,27 @@ class ModulePagesStream(ZohoStream):
                 prefetched[1].cancel()
             executor.shutdown(wait=True, cancel_futures=True)
 
+    def _prefetch_early(
+        self,
+        paginator: ZohoPaginator,
+        response: requests.Response,
+        prefetch: t.Callable[[requests.Response], None],
+    ) -> bool:
+        """Start the next request before this page is parsed, when that is safe.
+
+        A narrow page's parsing makes no request, so its successor can start first. (A wide
+        page's parsing reads the other chunks' pages: its successor starts after
+        ``parse_response``, keeping one request in flight.)
+        """
+        if (
+            self._wide is None
+            and self._has_next_token(paginator, response)
+            and self.raw_records(response)
+        ):
+            prefetch(response)
+            return True
+        return False
+
     @staticmethod
     def _has_next_token(paginator: ZohoPaginator, response: requests.Response) -> bool:
         """Whether the page names its successor by itself (a keyset query or a token).
@@ -315,8 +327,6 @@ class ModulePagesStream(ZohoStream):
         return bool(paginator.next_since(response) or info.get("next_page_token"))
 
     def _restart_since(self) -> str | None:
-        # The tracker must have seen every record read so far (a worker waits for that).
-        self.catch_up()
         assert self._tracker is not None
         self._tracker.new_query()
         return self._tracker.safe_value

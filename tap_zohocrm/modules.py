@@ -118,7 +118,7 @@ class SettingsApi(ZohoStream):
     ) -> list[dict[str, t.Any]]:
         # The answer's list is checked like a page's (``records_key``); ``what``, ``path`` and
         # ``required_scope`` name the call in error sentences.
-        with self._calling:
+        with self._calling, self.zoho_tap.emit.pinned():
             self.records_key, self.path, self.what, self.required_scope = key, path, what, scope
             payload = response_payload(self.send("GET", path, params=params))
         items = payload.get(key) if isinstance(payload, dict) else None

@@ -2,9 +2,10 @@
 
 :class:`ZohoRun` is the tap as its streams and the Zoho client see it: the settings (read
 once), the one authenticator, the request gate (``max_concurrent_requests``), the credit
-meter, the concurrent reads, Zoho's reported credits, and the schema and module facts the
-tap provides (abstract here, implemented by :class:`~tap_zohocrm.tap.TapZohoCRM`). Streams
-take a ``ZohoRun``, so nothing below ``tap.py`` imports it.
+meter, the concurrent syncs and their emit lock, Zoho's reported credits, and the schema and
+module facts the tap provides (abstract here, implemented by
+:class:`~tap_zohocrm.tap.TapZohoCRM`). Streams take a ``ZohoRun``, so nothing below
+``tap.py`` imports it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from importlib import metadata
 from singer_sdk import Tap
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
-from tap_zohocrm.concurrency import ConcurrentReads, ReadAhead
+from tap_zohocrm.concurrency import ConcurrentSyncs, EmitLock
 from tap_zohocrm.credits import CreditMeter
 from tap_zohocrm.options import TapSettings
 from tap_zohocrm.writer import ZohoSingerWriter
@@ -61,9 +62,14 @@ class ZohoRun(Tap):
         return self.settings.max_concurrent_requests
 
     @cached_property
-    def reads(self) -> ConcurrentReads:
-        """The module streams' reads, started ahead up to ``max_concurrent_requests``."""
-        return ConcurrentReads(self.max_concurrent_requests)
+    def emit(self) -> EmitLock:
+        """Held by the one thread that writes messages and changes the state (concurrency.py)."""
+        return EmitLock()
+
+    @cached_property
+    def syncs(self) -> ConcurrentSyncs:
+        """The module streams' syncs, on threads up to ``max_concurrent_requests`` at once."""
+        return ConcurrentSyncs(self.max_concurrent_requests, self.emit)
 
     @cached_property
     def meter(self) -> CreditMeter:
@@ -146,5 +152,5 @@ class ZohoRun(Tap):
         """Give the one warning for a module Zoho refuses."""
 
     @abc.abstractmethod
-    def concurrent_streams(self) -> t.Sequence[ReadAhead]:
-        """The selected module streams in sync order, their starting bookmarks written."""
+    def concurrent_streams(self) -> dict[str, t.Callable[[], None]]:
+        """The selected module streams in sync order: name -> singer-sdk's sync of it."""

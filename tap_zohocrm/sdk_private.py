@@ -8,18 +8,11 @@ upgrade that changes one fails one named test instead of a sync.
 
 from __future__ import annotations
 
-import typing as t
-
-if t.TYPE_CHECKING:
-    from singer_sdk.streams import Stream
-
-__all__ = ["PRIVATE_MEMBERS", "write_starting_value"]
+__all__ = ["FINAL_OVERRIDES", "PRIVATE_MEMBERS"]
 
 #: ``"<singer-sdk class>.<member>"`` -> its parameter names (a method) or ``None`` (an
 #: attribute its ``__init__`` or methods set).
 PRIVATE_MEMBERS: dict[str, tuple[str, ...] | None] = {
-    # Called here, for concurrency: the starting bookmark, written before workers start.
-    "Stream._write_starting_replication_value": ("self", "context"),
     # Overridden: checkpoints from the bookmark tracker, records built without a copy.
     "Stream._increment_stream_state": ("self", "latest_record", "context"),
     "Stream._generate_record_messages": ("self", "record"),
@@ -39,12 +32,9 @@ PRIVATE_MEMBERS: dict[str, tuple[str, ...] | None] = {
     "_HTTPStream._requests_session": None,
 }
 
-
-def write_starting_value(stream: Stream) -> None:
-    """Write the stream's starting bookmark into its state, as its sync would first do.
-
-    The concurrent reads start a stream before singer-sdk syncs it; the read takes its
-    starting value from the state, so the main thread writes it beforehand (singer-sdk
-    writes the same value again when the stream's sync begins).
-    """
-    stream._write_starting_replication_value(None)
+#: Public singer-sdk methods marked final that the tap overrides anyway, with their
+#: parameter names: ``Stream.sync`` decides on which thread singer-sdk's own sync of a module
+#: stream runs (concurrency.py) and then calls it unchanged.
+FINAL_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "Stream.sync": ("self", "context"),
+}

@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_zohocrm.bookmarks import BookmarkTracker, FutureGuard, parse_instant
 from tap_zohocrm.bulk import BulkBackfill
 from tap_zohocrm.chunks import MAX_FIELDS_PER_CALL
-from tap_zohocrm.concurrency import ReadAhead, StateStep, applied
+from tap_zohocrm.concurrency import StateStep, applied
 from tap_zohocrm.coql_reader import CoqlReader, CoqlUnsuitable, coql_reads
 from tap_zohocrm.deletions import (
     DELETED_BOOKMARK,
@@ -117,20 +117,11 @@ class ZohoModuleStream(ModulePagesStream):
             self.logger.info("Stream %s skipped: Zoho refused its module (warned above)", self.name)
             return
         try:
-            source = self.zoho_tap.reads.source(self)
-            yield from self.within_budget(applied(source), context)
+            yield from self.within_budget(applied(self.read_module(context)), context)
         except ZohoAPIError as ex:
             if not (self.optional() and module_refused(self.module, ex)):
-                self.zoho_tap.reads.shutdown()
                 raise
             self.zoho_tap.refuse_module(self.module, ex)
-        except Exception:
-            self.zoho_tap.reads.shutdown()  # the run fails here: the reads ahead end first
-            raise
-
-    def streams_to_read(self) -> t.Sequence[ReadAhead]:
-        """The run's module streams to read ahead (see concurrency.py)."""
-        return self.zoho_tap.concurrent_streams()
 
     # -- schema --------------------------------------------------------------------------
 
@@ -280,8 +271,8 @@ class ZohoModuleStream(ModulePagesStream):
     def read_module(self, context: Context | None) -> Iterator[t.Any]:
         """The records (incremental), then the deletions, and the state steps between them.
 
-        Runs on a worker when reads are concurrent: it never writes the state itself; each
-        bookmark change is a :class:`StateStep` the main thread runs in record order.
+        It never writes the state itself: each bookmark change is a :class:`StateStep`,
+        run in record order.
         """
         state = self.get_context_state(context)
         plan = self.plan = self.plan_read(context)
@@ -318,12 +309,12 @@ class ZohoModuleStream(ModulePagesStream):
             yield from self._noting_deletion_start(backfill.records())
 
             def after_export() -> None:
-                # Needs every exported record counted by the tracker: the worker waits.
+                # Needs every exported record counted by the tracker (so: a step).
                 self._tracker = backfill.rest_tracker()
                 self._query_since = self._tracker.start_value
                 self._server_time = self._server_time or backfill.started_at
 
-            yield StateStep(after_export, wait=True)
+            yield StateStep(after_export)
 
         yield from self._noting_deletion_start(
             self.read_records(context, large=backfill is None and plan.whole_module)

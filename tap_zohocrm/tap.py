@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
 import typing as t
 from functools import cached_property
 
 import click
+from singer_sdk.streams import Stream
 from typing_extensions import override
 
 from tap_zohocrm.bookmarks import parse_instant
@@ -20,7 +22,6 @@ from tap_zohocrm.reference import REFERENCE_STREAMS
 from tap_zohocrm.related import DealStageHistoryStream, timeline_stream
 from tap_zohocrm.run import ZohoRun
 from tap_zohocrm.schema import minimal_schema, module_schema, standard_schema
-from tap_zohocrm.sdk_private import write_starting_value
 from tap_zohocrm.settings import describe_settings_errors
 from tap_zohocrm.streams import (
     ContactsStream,
@@ -75,21 +76,18 @@ class TapZohoCRM(ZohoRun):
         super().__init__(*args, **kwargs)
         self._check_start_date()
 
-    def concurrent_streams(self) -> list[ZohoModuleStream]:
-        """The selected module streams in sync order, their starting bookmarks written.
+    def concurrent_streams(self) -> dict[str, t.Callable[[], None]]:
+        """The selected module streams in sync order: name -> singer-sdk's sync of it.
 
-        Called on the main thread before any read starts ahead (see concurrency.py).
+        Asked on the main thread when the first of them is due (see concurrency.py).
         """
-        streams = [
-            stream
+        return {
+            stream.name: functools.partial(Stream.sync, stream)
             for stream in self.streams.values()
             if isinstance(stream, ZohoModuleStream)
             and stream.selected
             and stream.module not in self.refused_modules
-        ]
-        for stream in streams:
-            write_starting_value(stream)
-        return streams
+        }
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -183,7 +181,9 @@ class TapZohoCRM(ZohoRun):
     @override
     def module_fields(self, module: str) -> list[dict[str, t.Any]]:
         """A module's ``/settings/fields``, read once per run (schema and Bulk Read share it)."""
-        with self._fields_lock:  # read-ahead threads may ask too: one call, counted once
+        # Streams syncing on threads may ask too: one call, counted once (pinned: the wait
+        # for Zoho keeps the emit lock, as another thread may want this lock meanwhile).
+        with self._fields_lock, self.emit.pinned():
             if module not in self._module_fields:
                 api = self.settings_api
                 calls_before, credits_before = api.api_calls, api.api_credits

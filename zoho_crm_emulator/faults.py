@@ -55,15 +55,22 @@ class FaultInjector:
         self._garbage = 0
         self._listings = 0
 
-    def delay(self) -> float:
-        """Sleep for the configured latency (outside any lock, so calls overlap).
+    def delay(self, since: float | None = None) -> float:
+        """Sleep until the configured latency has passed (outside any lock, so calls overlap).
+
+        ``latency_ms`` is the time Zoho takes to answer, so the emulator's own work on a call
+        (``since``: when it began, ``time.monotonic()``) counts towards it instead of adding
+        to it: a page built in 5 ms still answers 100 ms after it was asked for.
 
         Returns:
-            The milliseconds slept.
+            The configured latency in milliseconds.
         """
         latency = self.config.latency_ms
         if latency > 0:
-            time.sleep(latency / 1000)
+            start = time.monotonic() if since is None else since
+            left = start + latency / 1000 - time.monotonic()
+            if left > 0:
+                time.sleep(left)
         return max(0.0, latency)
 
     def bulk_job_fails(self) -> bool:

@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,8 +98,9 @@ class Dispatcher:
             return self.control.handle(request)
         if path.rstrip("/") == _TOKEN_PATH and request.method == "POST":
             emu.counters.count_call("oauth_token")
-            emu.faults.delay()
+            started = time.monotonic()
             status, body = emu.tokens.grant(request.params, request.base_url)
+            emu.faults.delay(since=started)
             return Response(status, body)
         if path.startswith("/crm/bulk/"):
             return self._bulk(request)
@@ -241,7 +243,24 @@ class Dispatcher:
         listing: bool,
     ) -> Response:
         emu = self.emulator
-        emu.counters.add_latency(emu.faults.delay())
+        started = time.monotonic()
+        try:
+            response = self._answered(request, handler, scopes, more_scopes, listing=listing)
+            response.raw = response.payload()  # encoded within the latency too
+            return response
+        finally:  # the answer, or the error, leaves once the latency has passed
+            emu.counters.add_latency(emu.faults.delay(since=started))
+
+    def _answered(
+        self,
+        request: Request,
+        handler: Callable[[Request], Response],
+        scopes: list[str],
+        more_scopes: list[str] | None,
+        *,
+        listing: bool,
+    ) -> Response:
+        emu = self.emulator
         token = emu.tokens.authenticate(request.headers.get("authorization"))
         emu.tokens.require(token, scopes)
         if more_scopes:

@@ -101,7 +101,7 @@ _LIMITERS: weakref.WeakKeyDictionary[ZohoRun, DownloadLimiter] = weakref.WeakKey
 def _limiter_for(tap: ZohoRun) -> DownloadLimiter:
     limiter = _LIMITERS.get(tap)
     if limiter is None:
-        limiter = _LIMITERS[tap] = DownloadLimiter()
+        limiter = _LIMITERS[tap] = DownloadLimiter(sleep=tap.emit.sleep)
     return limiter
 
 
@@ -352,7 +352,7 @@ class BulkReadClient(ZohoStream):
         max_wait: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> JobResult:
         """Poll a job with exponential backoff until it completes, within ``max_wait``.
 
@@ -363,7 +363,8 @@ class BulkReadClient(ZohoStream):
             job_id: The job id.
             max_wait: Seconds to wait at most (``bulk_max_wait_seconds``).
             clock: Monotonic clock (injectable).
-            sleep: Sleep function (injectable).
+            sleep: Sleep function (injectable); by default one that lets the other streams
+                write meanwhile.
 
         Returns:
             The completed job's result.
@@ -387,7 +388,7 @@ class BulkReadClient(ZohoStream):
                     f"{max_wait:g} seconds (bulk_max_wait_seconds)."
                 )
                 raise BulkReadError(msg)
-            sleep(min(float(next(pauses)), remaining))
+            (sleep or self.zoho_tap.emit.sleep)(min(float(next(pauses)), remaining))
             job = self.job_status(job_id)
             state = str(job.get("state") or "UNKNOWN")
             if state == "COMPLETED":

@@ -3,7 +3,9 @@
 Two real processes, ``tap-zohocrm --catalog ... [--state ...]`` and ``target-sqlite-audit``,
 wired with pipes through a relay in the test (as Meltano relays them), sync a few thousand
 records from the emulator. Kill points are taken, with a seeded RNG, from the RECORD lines of an
-uninterrupted reference run; each killed run ends with SIGKILL to both process groups right
+uninterrupted reference run, as counts (streams sync concurrently, so their records interleave
+in a different order each run): the killed run after point N-1 is killed once it has relayed
+N - (N-1) RECORD lines. Each killed run ends with SIGKILL to both process groups right
 after the relay has passed its kill point (plus a seeded delay of up to 120 ms, so that kills land
 while the target parses, validates, commits or waits). Every next run starts from the last STATE
 the target emitted, as Meltano would. A second phase repeats this for an incremental sync with
@@ -98,8 +100,8 @@ class Pipeline:
         self.runs = 0
         self.resumed_from_state = 0
 
-    def run(self, kill_at: bytes | None = None, delay: float = 0.0) -> RunOutcome:
-        """Run the pipeline once; with ``kill_at``, SIGKILL it after relaying that line."""
+    def run(self, kill_after: int | None = None, delay: float = 0.0) -> RunOutcome:
+        """Run the pipeline once; with ``kill_after``, SIGKILL it after that many records."""
         self.runs += 1
         tap_command = [TAP, "--config", str(self.tap_config), "--catalog", str(self.catalog)]
         if self.state_path.exists():
@@ -124,6 +126,7 @@ class Pipeline:
         reader = threading.Thread(target=lambda: emitted.extend(target.stdout or []))
         reader.start()
         forwarded: list[bytes] = []
+        relayed = 0
         killed = False
         assert tap.stdout is not None
         assert target.stdin is not None
@@ -131,7 +134,8 @@ class Pipeline:
             for line in tap.stdout:
                 target.stdin.write(line)
                 forwarded.append(TIME_EXTRACTED.sub(b"", line))
-                if kill_at is not None and forwarded[-1] == kill_at:
+                relayed += line.startswith(b'{"type":"RECORD"')
+                if kill_after is not None and relayed == kill_after:
                     self._wait_for_sync_row(syncs_before)
                     time.sleep(delay)
                     for process in (tap, target):
@@ -216,9 +220,11 @@ def kill_phase(
     lines = records_of(reference)
     points = sorted(rnd.sample(range(10, len(lines) - 10), kills))
     log = []
-    for point in points:
+    # A resumed run relays at least what the runs before it did not commit, which is more
+    # than the records between this point and the previous one.
+    for previous, point in zip([0, *points], points, strict=False):
         delay = rnd.uniform(0.0, 0.12)
-        outcome = pipeline.run(kill_at=lines[point], delay=delay)
+        outcome = pipeline.run(kill_after=point - previous, delay=delay)
         assert outcome.killed, f"the run ended before reaching kill point {point}"
         assert outcome.target_code == -signal.SIGKILL
         log.append({"point": point, "delay": round(delay, 3), "states": len(outcome.states)})
