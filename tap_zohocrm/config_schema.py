@@ -266,8 +266,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=3,
         title="Max Concurrent Requests",
         description=(
-            "API calls in flight at once: module streams are read ahead concurrently (their "
-            "output stays in stream order). Zoho allows per org and app: Free 5, Standard 10, "
+            "API calls in flight at once: module streams sync concurrently (their records "
+            "interleave in the output). Zoho allows per org and app: Free 5, Standard 10, "
             "Professional 15, Enterprise 20, Ultimate 25, of which at most 10 COQL or Bulk "
             "calls; other clients of the org share the limit. 1 reads one stream at a time."
         ),
