@@ -18,7 +18,7 @@ from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
 from tap_zohocrm.bookmarks import to_header_value
-from tap_zohocrm.credits import CreditBudgetReached, remaining_clause, request_cost
+from tap_zohocrm.credits import CreditBudgetReached, remaining_clause, request_cost, stop_sentence
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
 from tap_zohocrm.hosts import without_credentials
 from tap_zohocrm.paging import (
@@ -73,9 +73,8 @@ class ZohoStream(RESTStream[ZohoPage]):
     Subclasses set :attr:`path` and :attr:`required_scope` and implement ``get_url_params``.
     """
 
-    #: Records are built from Zoho's JSON (strings, numbers, booleans, lists, objects) and
-    #: projected onto the selected properties in parse_response, so they already conform; the
-    #: SDK's recursive conformance pass was the largest per-record cost of a sync.
+    #: Records are Zoho's JSON projected onto the selected properties in parse_response: they
+    #: already conform, so the SDK's conformance pass is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     #: Zoho answers 429 for spent credits and for the concurrency limit: both may pass.
@@ -109,11 +108,7 @@ class ZohoStream(RESTStream[ZohoPage]):
 
     @override  # type: ignore[misc]
     def sync(self, context: Context | None = None) -> None:
-        """singer-sdk's sync, or, for a module stream synced concurrently, waiting for it.
-
-        singer-sdk marks ``sync`` final; the override only decides on which thread the SDK's
-        own sync runs (concurrency.py; declared in sdk_private.py).
-        """
+        """singer-sdk's sync (final: sdk_private.py), on the thread concurrency.py picks."""
         tap = self.zoho_tap
         if context is not None:
             tap.emit.hold()
@@ -489,19 +484,10 @@ class ZohoStream(RESTStream[ZohoPage]):
                 self.logger.info("Stream %s stopped at its last checkpoint", self.name)
                 return
             meter.announced = True
-            names = list(self.zoho_tap.streams)
-            later = [
-                name
-                for name in names[names.index(self.name) + 1 :]
-                if self.zoho_tap.streams[name].selected
-            ]
+            names = [name for name, stream in self.zoho_tap.streams.items() if stream.selected]
+            later = names[names.index(self.name) + 1 :] if self.name in names else []
             self.logger.warning(
-                "Stopped early: %s. Left unread from their last checkpoints: %s (partly read)%s"
-                "; the run exits 0 and the next run resumes exactly there%s.",
-                meter.stop_reason,
-                self.name,
-                f", {', '.join(later)}" if later else "",
-                remaining_clause(self.zoho_tap.credits_remaining),
+                stop_sentence(meter, [self.name, *later], self.zoho_tap.credits_remaining)
             )
 
     def credits_left(self) -> str:

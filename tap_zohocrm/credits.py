@@ -25,6 +25,7 @@ __all__ = [
     "coql_credits",
     "remaining_clause",
     "request_cost",
+    "stop_sentence",
 ]
 
 GET_RECORDS = 1
@@ -140,6 +141,23 @@ def request_cost(request: t.Any) -> int:
         return GET_RECORDS
     method, url = getattr(request, "method", None), getattr(request, "url", None)
     return call_cost(method, url, getattr(request, "body", None))
+
+
+def stop_sentence(meter: CreditMeter, unread: t.Sequence[str], remaining: str | None) -> str:
+    """The warning of a run its credits stopped: why, and the streams left at checkpoints.
+
+    Args:
+        meter: The run's meter (its ``stop_reason``).
+        unread: The stream that met the stop (partly read), then the selected ones after it.
+        remaining: Zoho's ``X-API-CREDITS-REMAINING``, if it sent one.
+    """
+    first, *later = unread
+    more = f", {', '.join(later)}" if later else ""
+    return (
+        f"Stopped early: {meter.stop_reason}. Left unread from their last checkpoints: {first} "
+        f"(partly read){more}; the run exits 0 and the next run resumes exactly "
+        f"there{remaining_clause(remaining)}."
+    )
 
 
 def remaining_clause(remaining: str | None) -> str:

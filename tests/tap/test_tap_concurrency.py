@@ -78,3 +78,40 @@ def test_the_emulator_refuses_calls_past_its_limit(
     assert emu.stats()["status_counts"]["429"] > 0
     assert "TOO_MANY_REQUESTS" in excinfo.value.sentence
     assert "\n" not in excinfo.value.sentence
+
+
+def test_a_failing_stream_stops_the_others_and_leaves_no_thread(
+    start_emulator, tap_config, monkeypatch
+):
+    import io
+    import threading
+    import urllib.parse
+    from contextlib import redirect_stdout
+
+    from tap_zohocrm.streams import ZohoModuleStream
+    from tap_zohocrm.tap import TapZohoCRM
+
+    emu = start_emulator(seed=74, sizes=SIZES, latency_ms=10)
+    config = tap_config(emu, modules=MODULES, read_method="rest", page_size=100)
+    original = ZohoModuleStream._request
+    calls = {"n": 0}
+
+    def request(stream, prepared, context):
+        if urllib.parse.urlsplit(prepared.url).path.endswith("/crm/v8/Contacts"):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise ZohoAPIError("injected failure")
+        return original(stream, prepared, context)
+
+    monkeypatch.setattr(ZohoModuleStream, "_request", request)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ZohoAPIError, match="injected failure"):
+        TapZohoCRM(config={**config, "max_concurrent_requests": 3}).sync_all()
+    # The streams syncing beside it stopped (their threads and page prefetchers ended) ...
+    left = [t.name for t in threading.enumerate() if t.name.endswith(("-sync", "-prefetch"))]
+    assert left == []
+    # ... after whole messages that are valid Singer, each STATE after what it covers.
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert_valid_singer_order(messages)
+    contacts = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "contacts"]
+    assert 100 < len(contacts) <= 200  # the two pages before the failure (less repeats)
