@@ -231,25 +231,13 @@ class Dispatcher:
         emu = self.emulator
         emu.counters.count_call(endpoint)
         with emu.counters.in_flight(emu.config.max_concurrent_calls):
-            return self._served(request, handler, scopes, more_scopes, listing=listing)
-
-    def _served(
-        self,
-        request: Request,
-        handler: Callable[[Request], Response],
-        scopes: list[str],
-        more_scopes: list[str] | None,
-        *,
-        listing: bool,
-    ) -> Response:
-        emu = self.emulator
-        started = time.monotonic()
-        try:
-            response = self._answered(request, handler, scopes, more_scopes, listing=listing)
-            response.raw = response.payload()  # encoded within the latency too
-            return response
-        finally:  # the answer, or the error, leaves once the latency has passed
-            emu.counters.add_latency(emu.faults.delay(since=started))
+            started = time.monotonic()
+            try:
+                response = self._answered(request, handler, scopes, more_scopes, listing=listing)
+                response.raw = response.payload()  # encoded within the latency too
+                return response
+            finally:  # the answer, or the error, leaves once the latency has passed
+                emu.counters.add_latency(emu.faults.delay(since=started))
 
     def _answered(
         self,
