@@ -72,7 +72,9 @@ class EmitLock:
 
     def __init__(self) -> None:
         """Nobody holds it yet."""
-        self._lock = threading.Lock()
+        # Re-entrant only for a signal handler that takes it on a thread between its own
+        # acquire and noting itself as the owner.
+        self._lock = threading.RLock()
         self._owner: int | None = None
         self._pins = threading.local()
         self._stopped: set[int] = set()
@@ -121,8 +123,8 @@ class EmitLock:
         self.release()
         try:
             yield
-        finally:
-            self.acquire()  # raises Stopped for a thread told to stop
+        finally:  # (a signal handler may have taken it back already: see ZohoRun)
+            self.hold()  # raises Stopped for a thread told to stop
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:

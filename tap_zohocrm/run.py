@@ -18,6 +18,7 @@ from functools import cached_property
 from importlib import metadata
 
 from singer_sdk import Tap
+from typing_extensions import override
 
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.concurrency import ConcurrentSyncs, EmitLock
@@ -26,6 +27,8 @@ from tap_zohocrm.options import TapSettings
 from tap_zohocrm.writer import ZohoSingerWriter
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from tap_zohocrm.errors import ZohoAPIError
 
 __all__ = ["ZohoRun"]
@@ -65,6 +68,14 @@ class ZohoRun(Tap):
     def emit(self) -> EmitLock:
         """Held by the one thread that writes messages and changes the state (concurrency.py)."""
         return EmitLock()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # SIGTERM/SIGINT: singer-sdk writes the state and exits. Streams may be writing on
+        # their threads: take the emit lock first, so that STATE comes whole and after the
+        # records it covers (the stream threads then stay at their next wait).
+        self.emit.hold()
+        super()._handle_termination(signum, frame)
 
     @cached_property
     def syncs(self) -> ConcurrentSyncs:

@@ -16,6 +16,8 @@ PRIVATE_MEMBERS: dict[str, tuple[str, ...] | None] = {
     # Overridden: checkpoints from the bookmark tracker, records built without a copy.
     "Stream._increment_stream_state": ("self", "latest_record", "context"),
     "Stream._generate_record_messages": ("self", "record"),
+    # Overridden: a SIGTERM's final STATE waits for the emit lock (concurrent syncs).
+    "Tap._handle_termination": ("self", "signum", "frame"),
     # Overridden: one sentence for bad settings, in discovery too.
     "PluginBase._validate_config": ("self", "raise_errors"),
     # Called: one prepared request and its send (re-reads and keyset queries).

@@ -141,12 +141,15 @@ class RequestLog:
 # ---- a tap process killed mid-run -----------------------------------------------------------
 
 
-def run_tap_until_killed(tap, config_path, kill_at):
-    """Run the tap process and SIGKILL it at the first STATE for which ``kill_at(value)`` is
-    true; return the complete lines it wrote (what a target would have received)."""
+def run_tap_until_killed(tap, config_path, kill_at, sig=None):
+    """Run the tap process and SIGKILL it (or send ``sig``) at the first STATE for which
+    ``kill_at(value)`` is true; return the complete lines it wrote (what a target would have
+    received)."""
     import os
     import signal
     import subprocess
+
+    sig = signal.SIGKILL if sig is None else sig
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
@@ -161,12 +164,16 @@ def run_tap_until_killed(tap, config_path, kill_at):
         lines.append(line)
         message = json.loads(line)
         if message["type"] == "STATE" and kill_at(message["value"]):
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(sig)
             break
     lines.extend(process.stdout.readlines())  # whatever was written before the kill
     process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-    return [json.loads(line) for line in lines if line.endswith(b"\n")]
+    if sig == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+        return [json.loads(line) for line in lines if line.endswith(b"\n")]
+    # Another signal ends the tap itself: every line it wrote is whole.
+    assert all(line.endswith(b"\n") for line in lines)
+    return [json.loads(line) for line in lines]
 
 
 def assert_valid_singer_order(messages):
