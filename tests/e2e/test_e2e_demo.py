@@ -133,7 +133,8 @@ def test_the_insights_page_draws_every_chart_in_a_real_chromium(demo, tmp_path):
 
     database, _, _ = demo
     page_file = database.parent / "insights.html"
-    chromium = chromium_path()
+    with phase("finding Chromium (installs Debian's chromium when it is missing)"):
+        chromium = chromium_path()
     assert chromium is not None, "Chromium is missing and could not be installed (need root)"
     errors: list[str] = []
     with sync_playwright() as driver:
