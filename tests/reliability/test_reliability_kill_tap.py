@@ -87,7 +87,7 @@ def test_a_kill_with_concurrent_syncs_then_resume_loses_nothing(
     config_path.write_text(json.dumps(config))
     seen_states = []
 
-    def third_contacts_state(state):  # inside the third stream; the later ones read ahead
+    def third_contacts_state(state):  # inside the third stream; the others sync beside it
         if state.get("bookmarks", {}).get("contacts"):
             seen_states.append(state)
         return len(seen_states) == 3
