@@ -1,10 +1,12 @@
-"""REST client base for Zoho CRM: URLs, auth, paging, error mapping, retries, API economy."""
+"""REST client base for Zoho CRM: URLs, auth, paging, error mapping, retries, API economy.
+
+The retry policy (waits and sentences) is ``retries.py``; paging helpers are ``paging.py``.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-import random
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
@@ -16,7 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
-from tap_zohocrm.auth import ZohoOAuthAuthenticator, backoff_scale
+from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.bookmarks import to_header_value
 from tap_zohocrm.credits import CreditBudgetReached, remaining_clause, request_cost, stop_sentence
 from tap_zohocrm.errors import ZohoAPIError, ZohoError, ZohoScopeError, describe_zoho_error
@@ -33,8 +35,8 @@ from tap_zohocrm.paging import (
     page_info,
     page_records,
     response_payload,
-    retry_after_seconds,
 )
+from tap_zohocrm.retries import TokenRejected, gave_up_sentence, retry_waits, short_reason
 from tap_zohocrm.transport import bounded_session
 
 if t.TYPE_CHECKING:
@@ -61,10 +63,6 @@ __all__ = [
 
 #: 401 codes that mean "this access token is no good": refresh once and retry.
 TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
-
-
-class _TokenRejected(RetriableAPIError):
-    """401 INVALID_TOKEN: the token was dropped; retry at once with a fresh one."""
 
 
 class ZohoStream(RESTStream[ZohoPage]):
@@ -232,7 +230,7 @@ class ZohoStream(RESTStream[ZohoPage]):
             if not self._token_retry_pending:
                 self._token_retry_pending = True
                 self.authenticator.invalidate(self.authenticator.token_of(response.request))  # type: ignore[arg-type]
-                raise _TokenRejected(
+                raise TokenRejected(
                     f"Zoho rejected the access token ({code}); refreshing it", response
                 )
             self._token_retry_pending = False
@@ -325,28 +323,7 @@ class ZohoStream(RESTStream[ZohoPage]):
 
     @override
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        """Exponential backoff with jitter that honours ``Retry-After``.
-
-        The backoff library sends the exception of the failed attempt into the generator, so
-        each wait can look at the response: a ``Retry-After`` (seconds) sets the wait (capped
-        by :attr:`MAX_WAIT`); a rejected token is retried at once. Otherwise the wait doubles
-        from :attr:`BACKOFF_FACTOR` with "equal jitter" (half fixed, half random), so a crowd
-        of clients spreads out but each still backs off.
-        """
-        exception = yield 0.0  # primed by the backoff library
-        retry = 0
-        scale = backoff_scale()  # 1.0 except in tests (TAP_ZOHOCRM_BACKOFF_SCALE)
-        while True:
-            if isinstance(exception, _TokenRejected):
-                wait = 0.0
-            else:
-                base = min(self.MAX_WAIT, self.BACKOFF_FACTOR * 2.0**retry)
-                retry += 1
-                wait = base / 2 + random.uniform(0, base / 2)
-                retry_after = retry_after_seconds(exception)
-                if retry_after is not None:
-                    wait = min(self.MAX_WAIT, retry_after) + random.uniform(0, 0.1)
-            exception = yield wait * scale
+        return retry_waits(self.BACKOFF_FACTOR, self.MAX_WAIT)
 
     @override
     def backoff_max_tries(self) -> int:
@@ -361,7 +338,7 @@ class ZohoStream(RESTStream[ZohoPage]):
     @override
     def backoff_handler(self, details: Details) -> None:
         exc = details.get("exception")
-        if isinstance(exc, _TokenRejected):
+        if isinstance(exc, TokenRejected):
             self.log("Access token rejected by Zoho; retrying with a fresh one")
             return
         response = getattr(exc, "response", None)
@@ -371,7 +348,7 @@ class ZohoStream(RESTStream[ZohoPage]):
             call or f"{self.http_method} {self.path}",
             details.get("wait") or 0.0,
             details.get("tries") or 0,
-            _short_reason(exc),
+            short_reason(exc),
             level=logging.WARNING,
         )
 
@@ -391,14 +368,8 @@ class ZohoStream(RESTStream[ZohoPage]):
                 raise
             except RetriableAPIError as ex:
                 status = ex.response.status_code if ex.response is not None else None
-                hint = (
-                    "; the org's daily API credits may be spent or too many clients call at "
-                    "once, so run the tap again later"
-                    if status == HTTPStatus.TOO_MANY_REQUESTS
-                    else ""
-                )
-                reason = (self._last_retry_reason or "Zoho CRM kept failing").rstrip(".")
-                msg = f"{reason} (still failing after {self.MAX_TRIES} attempts){hint}."
+                reason = self._last_retry_reason or "Zoho CRM kept failing"
+                msg = gave_up_sentence(reason, status, self.MAX_TRIES)
                 raise ZohoAPIError(msg, status=status) from None
             except (requests.ConnectionError, requests.Timeout) as ex:
                 msg = (
@@ -493,11 +464,3 @@ class ZohoStream(RESTStream[ZohoPage]):
     def credits_left(self) -> str:
         """Zoho's ``X-API-CREDITS-REMAINING`` (sent once half the budget is used), if seen."""
         return remaining_clause(self.credits_remaining)
-
-
-def _short_reason(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no exception"
-    if isinstance(exc, RetriableAPIError) and exc.args:
-        return str(exc.args[0])
-    return type(exc).__name__

@@ -302,7 +302,8 @@ def _retriable(status, headers=None):
 
 
 def test_backoff_doubles_with_jitter_and_honours_retry_after():
-    from tap_zohocrm.client import ZohoStream, _TokenRejected
+    from tap_zohocrm.client import ZohoStream
+    from tap_zohocrm.retries import TokenRejected
 
     class _Probe(ZohoStream):
         name = "probe"
@@ -320,7 +321,7 @@ def test_backoff_doubles_with_jitter_and_honours_retry_after():
         assert base / 2 <= wait <= base
     assert 30 <= waits.send(_retriable(429, {"Retry-After": "30"})) <= 30.1
     assert waits.send(_retriable(503, {"Retry-After": "100000"})) <= ZohoStream.MAX_WAIT + 0.1
-    assert waits.send(_TokenRejected("t", None)) == 0.0
+    assert waits.send(TokenRejected("t", None)) == 0.0
     http_date = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=20)
     wait = waits.send(
         _retriable(429, {"Retry-After": http_date.strftime("%a, %d %b %Y %H:%M:%S GMT")})
