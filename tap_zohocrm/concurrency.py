@@ -152,7 +152,8 @@ class _Sync:
         self.run = run
         self.done = threading.Event()
         self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
+        #: Its thread's identifier, once started.
+        self.ident: int | None = None
 
 
 class ConcurrentSyncs:
@@ -207,8 +208,8 @@ class ConcurrentSyncs:
         assert self._syncs is not None
         with self._lock:
             self._pending = []
-            running = [job for job in self._syncs.values() if job.thread and not job.done.is_set()]
-            self.emit.stop(job.thread.ident for job in running if job.thread and job.thread.ident)
+            running = [job for job in self._syncs.values() if job.ident and not job.done.is_set()]
+            self.emit.stop(job.ident for job in running if job.ident)
         with self.emit.waiting():
             for job in running:
                 job.done.wait(SHUTDOWN_WAIT)
@@ -228,12 +229,15 @@ class ConcurrentSyncs:
             self._fill()
 
     def _fill(self) -> None:
+        # Daemon threads, not a ThreadPoolExecutor: its workers are joined at interpreter exit,
+        # so a failed run would wait for a stopped stream's call still in flight.
         while self._pending and self._running < self.limit:
             job = self._pending.pop(0)
             self._running += 1
-            job.thread = threading.Thread(target=self._run, args=(job,), name=f"{job.name}-sync")
-            job.thread.daemon = True
-            job.thread.start()
+            thread = threading.Thread(target=self._run, args=(job,), name=f"{job.name}-sync")
+            thread.daemon = True
+            thread.start()
+            job.ident = thread.ident
 
     def _run(self, job: _Sync) -> None:
         try:

@@ -55,7 +55,7 @@ class FaultInjector:
         self._garbage = 0
         self._listings = 0
 
-    def delay(self, since: float | None = None) -> float:
+    def delay(self, since: float) -> float:
         """Sleep until the configured latency has passed (outside any lock, so calls overlap).
 
         ``latency_ms`` is the time Zoho takes to answer, so the emulator's own work on a call
@@ -67,8 +67,7 @@ class FaultInjector:
         """
         latency = self.config.latency_ms
         if latency > 0:
-            start = time.monotonic() if since is None else since
-            left = start + latency / 1000 - time.monotonic()
+            left = since + latency / 1000 - time.monotonic()
             if left > 0:
                 time.sleep(left)
         return max(0.0, latency)

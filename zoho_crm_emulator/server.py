@@ -233,13 +233,13 @@ class Dispatcher:
         with emu.counters.in_flight(emu.config.max_concurrent_calls):
             started = time.monotonic()
             try:
-                response = self._answered(request, handler, scopes, more_scopes, listing=listing)
+                response = self._served(request, handler, scopes, more_scopes, listing=listing)
                 response.raw = response.payload()  # encoded within the latency too
                 return response
             finally:  # the answer, or the error, leaves once the latency has passed
                 emu.counters.add_latency(emu.faults.delay(since=started))
 
-    def _answered(
+    def _served(
         self,
         request: Request,
         handler: Callable[[Request], Response],
