@@ -147,9 +147,14 @@ class EmitLock:
 class _Sync:
     """One stream's sync on its own thread."""
 
-    def __init__(self, name: str, run: Callable[[], None]) -> None:
+    def __init__(self, name: str, run: Callable[[], None], after: _Sync | None) -> None:
         self.name = name
         self.run = run
+        #: The sync started before it: it takes the lock first, so the streams' SCHEMA
+        #: messages come in sync order, as in a sequential run (targets number their
+        #: tables in that order).
+        self.after = after
+        self.began = threading.Event()
         self.done = threading.Event()
         self.error: BaseException | None = None
         #: Its thread's identifier, once started.
@@ -220,7 +225,10 @@ class ConcurrentSyncs:
         }
 
     def _start(self, planned: dict[str, Callable[[], None]]) -> None:
-        self._syncs = {name: _Sync(name, run) for name, run in planned.items()}
+        self._syncs = {}
+        after: _Sync | None = None
+        for name, run in planned.items():
+            after = self._syncs[name] = _Sync(name, run, after)
         if len(self._syncs) < 2:
             self._syncs = {}
             return
@@ -241,7 +249,10 @@ class ConcurrentSyncs:
 
     def _run(self, job: _Sync) -> None:
         try:
+            if job.after is not None:
+                job.after.began.wait()
             self.emit.acquire()
+            job.began.set()  # holding the lock until its first wait: its SCHEMA comes first
             try:
                 job.run()
             finally:
@@ -250,6 +261,7 @@ class ConcurrentSyncs:
         except BaseException as ex:  # raised on the main thread where the stream syncs
             job.error = ex
         finally:
+            job.began.set()
             job.done.set()
             with self._lock:
                 self._running -= 1

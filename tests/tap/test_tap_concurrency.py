@@ -46,6 +46,12 @@ def test_concurrent_output_equals_one_stream_at_a_time(
     blocks = [s for i, s in enumerate(order) if i == 0 or order[i - 1] != s]
     if read_method == "rest":  # COQL reads each of these modules in one call: one block
         assert len(blocks) > len(set(blocks))
+
+    # ... but their SCHEMA messages come in sync order (targets number tables by it).
+    def schemas(run):
+        return [m["stream"] for m in run.messages if m["type"] == "SCHEMA"]
+
+    assert schemas(concurrent) == schemas(sequential)
     before = [m["stream"] for m in sequential.messages if m["type"] == "RECORD"]
     assert len([s for i, s in enumerate(before) if i == 0 or before[i - 1] != s]) == len(
         set(before)

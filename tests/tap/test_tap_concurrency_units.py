@@ -125,3 +125,27 @@ def test_a_failed_sync_is_raised_where_its_stream_syncs_and_stops_the_later_ones
     ran_in_place: list[str] = []
     syncs.sync("d", lambda: ran_in_place.append("d"), lambda: planned)
     assert ran_in_place == ["d"]
+
+
+def test_the_syncs_take_the_lock_first_in_sync_order_so_schemas_come_in_order():
+    class SlowFirstTaker(EmitLock):
+        def acquire(self) -> None:
+            if threading.current_thread().name == "a-sync" and not self.held():
+                threading.Event().wait(0.1)  # the first stream's thread is slow to start
+            super().acquire()
+
+    first_messages: list[str] = []
+
+    def run_of(name: str):
+        def run() -> None:
+            first_messages.append(name)  # singer-sdk writes the SCHEMA before any wait
+            with syncs.emit.waiting():
+                threading.Event().wait(0.01)
+
+        return run
+
+    planned = {name: run_of(name) for name in ("a", "b", "c")}
+    syncs = ConcurrentSyncs(3, SlowFirstTaker())
+    for name in planned:
+        syncs.sync(name, lambda: pytest.fail("ran in place"), lambda: planned)
+    assert first_messages == ["a", "b", "c"]
