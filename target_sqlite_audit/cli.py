@@ -23,7 +23,7 @@ logger = logging.getLogger("target-sqlite-audit")
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
-    """Run the target, or the ``report`` command if the first argument is ``report``.
+    """Run the target, or the ``report`` command if the first argument is ``report``, and exit.
 
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
@@ -31,11 +31,27 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = _report_args(args)
     if command is not None:
-        sys.exit(report_main(command))
+        exit_now(report_main(command))
     code = run_target(args)
     if any(a in ("--help", "-h") for a in args):
         print(REPORT_HINT)
-    sys.exit(code)
+    exit_now(code)
+
+
+def exit_now(code: int) -> t.NoReturn:
+    """Exit with ``code`` once the output is flushed, skipping the interpreter's teardown.
+
+    Why: freeing singer-sdk's modules one by one at exit takes about 0.1 s of every run.
+    The store is closed by then (the target closes it at the end of the input and on
+    failure), and the log handlers and standard streams are flushed here.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be written anyway
+            code = code or 1
+    os._exit(code)
 
 
 #: Printed after the SDK's --help.
