@@ -5,7 +5,9 @@ test process, and checks exit status, stderr and that no secret leaks (at DEBUG 
 """
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 from tap_cli_kit import (
@@ -180,3 +182,32 @@ def test_refresh_throttling_is_waited_out_then_explained(
     assert "too many token requests" in str(excinfo.value)
     assert "Access Denied" in str(excinfo.value)
     assert emu.stats()["calls"]["oauth_token"] == 1 + ZohoOAuthAuthenticator.MAX_REFRESH_TRIES
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"),
+    [(None, 0, ""), (3, 3, ""), ("tap-zohocrm: error: stop.", 1, "tap-zohocrm: error: stop.\n")],
+)
+def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status(
+    code, status, stderr
+):
+    # exit_now skips the interpreter's teardown: output still in a pipe's buffer must not be
+    # lost with it, and the status must be what sys.exit(code) would give.
+    script = (
+        "import logging, sys\n"
+        "from tap_zohocrm.cli import exit_now\n"
+        "logging.basicConfig(stream=sys.stderr, format='%(message)s')\n"
+        'sys.stdout.write(\'{"type": "STATE"}\')\n'
+        f"exit_now({code!r})\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == status
+    assert (done.stdout, done.stderr) == ('{"type": "STATE"}', stderr)

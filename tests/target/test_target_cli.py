@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -214,3 +216,26 @@ def test_redact():
         "mail <email>, call <phone> or <phone> or <phone>, "
         "not 2024-11-03T01:30:00-07:00, not line 1234567, not lines 10002-20001, id 1000000000123"
     )
+
+
+def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status():
+    # exit_now skips the interpreter's teardown: a STATE line still in the pipe's buffer and
+    # a log record must not be lost with it.
+    script = (
+        "import logging, sys\n"
+        "from target_sqlite_audit.cli import exit_now\n"
+        "logging.basicConfig(stream=sys.stderr, format='%(message)s')\n"
+        "logging.getLogger('t').error('logged')\n"
+        "sys.stdout.write('{\"a\": 1}')\n"
+        "exit_now(4)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (4, '{"a": 1}', "logged\n")
