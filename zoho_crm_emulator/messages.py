@@ -24,6 +24,8 @@ class Request:
         headers: Header names lower-cased to values.
         body: The raw request body.
         base_url: ``http://host:port`` the client used to reach the emulator.
+        arrived: ``time.monotonic()`` when its request line was read (None: built in-process);
+            the latency runs from there, so parsing it counts towards the latency.
     """
 
     method: str
@@ -32,6 +34,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     base_url: str = ""
+    arrived: float | None = None
 
     def json(self) -> dict[str, Any]:
         """Return the body parsed as a JSON object (empty body: empty dict).

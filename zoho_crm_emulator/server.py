@@ -98,7 +98,7 @@ class Dispatcher:
             return self.control.handle(request)
         if path.rstrip("/") == _TOKEN_PATH and request.method == "POST":
             emu.counters.count_call("oauth_token")
-            started = time.monotonic()
+            started = request.arrived or time.monotonic()
             status, body = emu.tokens.grant(request.params, request.base_url)
             emu.faults.delay(since=started)
             return Response(status, body)
@@ -231,7 +231,7 @@ class Dispatcher:
         emu = self.emulator
         emu.counters.count_call(endpoint)
         with emu.counters.in_flight(emu.config.max_concurrent_calls):
-            started = time.monotonic()
+            started = request.arrived or time.monotonic()
             try:
                 response = self._served(request, handler, scopes, more_scopes, listing=listing)
                 response.raw = response.payload()  # encoded within the latency too
@@ -332,6 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: EmulatorHTTPServer
     server_version = "ZohoCRMEmulator/0.1"
+    arrived: float | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -342,6 +343,11 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.track(self.connection, open_=False)
+
+    def parse_request(self) -> bool:
+        """Note when the request came (its latency runs from then), then parse it."""
+        self.arrived = time.monotonic()
+        return super().parse_request()
 
     def do_GET(self) -> None:
         """Handle GET."""
@@ -381,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=headers,
             body=body,
             base_url=f"http://{host}",
+            arrived=self.arrived,
         )
         response = self.server.dispatcher.handle(request)
         payload = response.payload()
