@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPO_URL = "https://github.com/zoho-crm-connectors/tap-zohocrm"
+SETTINGS_SCHEMA = "settings_schema.json"
 
 #: What --about cannot say, per plugin.
 PLUGINS: dict[str, dict[str, t.Any]] = {
@@ -202,6 +203,10 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         for name, definition in definitions.items()
     }
     wanted[ROOT / "meltano.yml"] = project_file(definitions)
+    # The tap checks its settings against this copy before it can import singer-sdk
+    # (tap_zohocrm/early_token.py).
+    settings = about("tap-zohocrm")["settings"]
+    wanted[ROOT / "tap_zohocrm" / SETTINGS_SCHEMA] = json.dumps(settings, indent=1) + "\n"
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:

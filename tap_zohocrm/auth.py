@@ -29,12 +29,12 @@ import requests
 from singer_sdk.authenticators import OAuthAuthenticator
 from typing_extensions import override
 
-from tap_zohocrm import hosts
+from tap_zohocrm import early_token, hosts
+from tap_zohocrm.early_token import TOKEN_PATH, refresh_grant, token_headers
 from tap_zohocrm.errors import ZohoAuthError
 
 __all__ = ["BACKOFF_SCALE_ENV", "ZohoOAuthAuthenticator", "backoff_scale"]
 
-TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
 AUTH_SCHEME = "Zoho-oauthtoken"
 
 #: Access tokens live one hour; this is only used when the response names no lifetime.
@@ -154,12 +154,7 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
                 "scope": self._scopes or "",
                 "soid": self._soid or "",
             }
-        return {
-            "refresh_token": self._refresh_token_value,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "grant_type": "refresh_token",
-        }
+        return refresh_grant(self.client_id, self.client_secret, self._refresh_token_value)
 
     @override
     def is_token_valid(self) -> bool:
@@ -239,26 +234,29 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             ZohoAuthError: When the accounts server refuses, in one sentence.
         """
         self.logger.info("Requesting a new Zoho access token from %s", self.accounts_url)
-        headers = {"Accept": "application/json"}
-        if self._user_agent:
-            headers["User-Agent"] = self._user_agent
+        headers = token_headers(self._user_agent)
         last_problem = ""
         throttled = False
+        # The console script may have sent this very request while the tap imported.
+        early = early_token.take(self.auth_endpoint, self.oauth_request_payload, headers)
         for attempt in range(1, self.MAX_REFRESH_TRIES + 1):
             if attempt > 1:
                 self._sleep_before_retry(attempt - 1)
             requested_at = time.monotonic()
             self.token_requests += 1
             try:
-                # Never follow a redirect: a 307/308 would re-send the client secret and the
-                # refresh token to whatever host it names (even over plain http).
-                response = self._session.post(
-                    self.auth_endpoint,
-                    data=self.oauth_request_payload,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
+                if early is not None:
+                    (requested_at, response), early = early, None
+                else:
+                    # Never follow a redirect: a 307/308 would re-send the client secret and
+                    # the refresh token to whatever host it names (even over plain http).
+                    response = self._session.post(
+                        self.auth_endpoint,
+                        data=self.oauth_request_payload,
+                        headers=headers,
+                        timeout=self._timeout,
+                        allow_redirects=False,
+                    )
             except (requests.ConnectionError, requests.Timeout) as ex:
                 last_problem = f"{type(ex).__name__} reaching {self.accounts_url}"
                 self.logger.warning("Token request failed (%s); retrying", last_problem)

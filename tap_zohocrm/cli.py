@@ -7,18 +7,25 @@ import os
 import sys
 import typing as t
 
-from tap_zohocrm.onboarding import auth_command, dispatch
-from tap_zohocrm.tap import TapZohoCRM
+from tap_zohocrm import early_token
 
-__all__ = ["main"]
+__all__ = ["exit_now", "main"]
 
 
 def main() -> None:
     """Run ``tap-zohocrm auth ...`` (see onboarding.py), else the SDK's tap command line."""
-    auth_args = dispatch(sys.argv[1:])
+    argv = sys.argv[1:]
+    if "auth" not in argv[:3]:
+        # Before the imports below (singer-sdk): the token's latency passes meanwhile.
+        early_token.start(argv, early_token.default_user_agent())
+    from tap_zohocrm.onboarding import auth_command, dispatch
+
+    auth_args = dispatch(argv)
     if auth_args is not None:
         auth_command.main(args=auth_args, prog_name="tap-zohocrm auth")
         return
+    from tap_zohocrm.tap import TapZohoCRM
+
     try:
         TapZohoCRM.cli()
     except SystemExit as exc:

@@ -15,11 +15,11 @@ import collections
 import threading
 import typing as t
 from functools import cached_property
-from importlib import metadata
 
 from singer_sdk import Tap
 from typing_extensions import override
 
+from tap_zohocrm import early_token
 from tap_zohocrm.auth import ZohoOAuthAuthenticator
 from tap_zohocrm.concurrency import ConcurrentSyncs, EmitLock
 from tap_zohocrm.credits import CreditMeter
@@ -115,11 +115,7 @@ class ZohoRun(Tap):
     @cached_property
     def default_user_agent(self) -> str:
         """``tap-zohocrm/<version>``."""
-        try:
-            version = metadata.version("tap-zohocrm")
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            version = "0"
-        return f"tap-zohocrm/{version}"
+        return early_token.default_user_agent()
 
     def end_of_stream(self) -> None:
         """Write a finished stream's held RECORD lines (its last STATE may be a repeat)."""

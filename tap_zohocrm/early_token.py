@@ -1,0 +1,243 @@
+"""The run's first token request, sent while the tap is still importing singer-sdk.
+
+Why: a sync's first API call waits for an access token, and importing singer-sdk takes
+about 0.3 s of CPU before the tap can ask for one. The console script starts the refresh-token
+grant on a thread first (:func:`start`), from the ``--config`` files as given, so its latency
+passes during the imports. The authenticator then takes the answer (:func:`take`) in place of
+its first attempt, but only when it would have sent exactly that request (the same accounts
+server, form and headers): the host comes from the same table (``hosts.accounts_url_for``), so
+credentials go nowhere they would not have gone, and the answer goes through the same checks,
+retries and sentences as its own. Settings the tap would refuse send nothing: the thread
+first checks them as the tap does (its settings schema, stored as ``settings_schema.json`` by
+``scripts/plugin_definitions.py``, the refresh token, ``start_date``). Anything unusual
+(settings from the environment, the client-credentials login, a file that is not a JSON
+object) sends nothing early either.
+
+Nothing here imports singer-sdk: that is the point.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+from tap_zohocrm import hosts
+from tap_zohocrm.bookmarks import parse_instant
+
+if t.TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "TOKEN_PATH",
+    "EarlyToken",
+    "acceptable",
+    "default_user_agent",
+    "refresh_grant",
+    "start",
+    "take",
+    "token_headers",
+]
+
+TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
+SETTINGS_SCHEMA = "settings_schema.json"
+#: Options after which the tap makes no API call at all.
+_NO_CALLS = frozenset({"--about", "--help", "-h", "--version"})
+
+
+def refresh_grant(
+    client_id: str | None, client_secret: str | None, refresh_token: str | None
+) -> dict:
+    """The form of a refresh-token grant (sent as a POST body, never as a query)."""
+    return {
+        "refresh_token": refresh_token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": "refresh_token",
+    }
+
+
+def default_user_agent() -> str:
+    """``tap-zohocrm/<version>``."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("tap-zohocrm")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        version = "0"
+    return f"tap-zohocrm/{version}"
+
+
+def token_headers(user_agent: str | None) -> dict[str, str]:
+    """The headers of a token request."""
+    headers = {"Accept": "application/json"}
+    if user_agent:
+        headers["User-Agent"] = user_agent
+    return headers
+
+
+class EarlyToken:
+    """One token request on a daemon thread, and its outcome.
+
+    Args:
+        endpoint: The token URL.
+        form: The grant's form.
+        headers: The request's headers.
+        timeout: Seconds before the request is abandoned.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        form: dict,
+        headers: dict[str, str],
+        timeout: float,
+        config: dict[str, t.Any] | None = None,
+    ) -> None:
+        """Send the request (see the class docstring); ``config``: check these settings first."""
+        self.config = config
+        self.endpoint = endpoint
+        self.form = form
+        self.headers = headers
+        self.timeout = timeout
+        self.requested_at = 0.0
+        self.response: requests.Response | None = None
+        self._thread = threading.Thread(target=self._send, name="early-token", daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        if self.config is not None and not acceptable(self.config):
+            return  # the tap refuses these settings before any call: so does this thread
+        import requests  # on this thread, while the main one imports singer-sdk
+
+        self.requested_at = time.monotonic()
+        try:
+            self.response = requests.post(
+                self.endpoint,
+                data=self.form,
+                headers=self.headers,
+                timeout=self.timeout,
+                allow_redirects=False,  # as the authenticator: never re-send credentials
+            )
+        except requests.RequestException:
+            self.response = None  # the authenticator asks again, with its retries
+
+    def answer(
+        self, endpoint: str, form: dict, headers: dict[str, str]
+    ) -> requests.Response | None:
+        """The answer, once it came, if it was for exactly this request."""
+        if (endpoint, form, headers) != (self.endpoint, self.form, self.headers):
+            return None
+        self._thread.join()
+        return self.response
+
+
+_lock = threading.Lock()
+_pending: EarlyToken | None = None
+
+
+def start(argv: t.Sequence[str], user_agent: str) -> EarlyToken | None:
+    """Send the refresh-token grant of the ``--config`` files in ``argv``, if there is one.
+
+    Args:
+        argv: The tap's command-line arguments.
+        user_agent: The tap's default User-Agent (used when the config names none).
+
+    Returns:
+        The request in flight, or None when nothing was sent.
+    """
+    global _pending
+    config = _config_files(argv)
+    if config is None or _NO_CALLS.intersection(argv):
+        return None
+    if str(config.get("auth_method") or "refresh_token").lower() != "refresh_token":
+        return None
+    client_id, secret, token = (
+        config.get(k) for k in ("client_id", "client_secret", "refresh_token")
+    )
+    if not (isinstance(client_id, str) and isinstance(secret, str) and isinstance(token, str)):
+        return None
+    if not (client_id and secret and token):
+        return None
+    data_center = config.get("data_center") or hosts.DEFAULT_DATA_CENTER
+    accounts_url = config.get("accounts_url") or None
+    try:
+        endpoint = hosts.accounts_url_for(str(data_center).lower(), accounts_url) + TOKEN_PATH
+    except (ValueError, KeyError, TypeError):  # an unknown data centre: the tap says so later
+        return None
+    agent = config.get("user_agent") or user_agent
+    timeout = config.get("request_timeout")
+    early = EarlyToken(
+        endpoint,
+        refresh_grant(client_id, secret, token),
+        token_headers(str(agent)),
+        float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else 300.0,
+        config,
+    )
+    with _lock:
+        _pending = early
+    return early
+
+
+def take(
+    endpoint: str, form: dict, headers: dict[str, str]
+) -> tuple[float, requests.Response] | None:
+    """The early answer to exactly this request, once (None: send it yourself).
+
+    Returns:
+        ``(time.monotonic() when it was sent, the response)``, or None.
+    """
+    global _pending
+    with _lock:
+        early, _pending = _pending, None
+    if early is None:
+        return None
+    response = early.answer(endpoint, form, headers)
+    return None if response is None else (early.requested_at, response)
+
+
+def acceptable(config: t.Mapping[str, t.Any]) -> bool:
+    """Whether the tap would accept these settings (as ``TapZohoCRM`` checks them)."""
+    from tap_zohocrm.settings import describe_settings_errors
+
+    try:
+        schema = json.loads(Path(__file__).with_name(SETTINGS_SCHEMA).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not installed with the package: the tap checks later
+        return False
+    if describe_settings_errors(config, schema, "TAP_ZOHOCRM_") is not None:
+        return False
+    start_date = config.get("start_date")
+    if start_date is not None and start_date != "":
+        try:
+            parse_instant(str(start_date))
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def _config_files(argv: t.Sequence[str]) -> dict[str, t.Any] | None:
+    """The merged ``--config`` files (later ones win), or None if any is not a JSON file."""
+    merged: dict[str, t.Any] = {}
+    found = False
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg.startswith("--config="):
+            path: str | None = arg.partition("=")[2]
+        elif arg == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        else:
+            continue
+        if not path or path == "ENV":  # settings from the environment: not early
+            return None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(values, dict):
+            return None
+        merged.update(values)
+        found = True
+    return merged if found else None
