@@ -43,6 +43,7 @@ __all__ = [
 
 TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
 SETTINGS_SCHEMA = "settings_schema.json"
+_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 #: Options after which the tap makes no API call at all.
 _NO_CALLS = frozenset({"--about", "--help", "-h", "--version"})
 
@@ -79,58 +80,70 @@ def token_headers(user_agent: str | None) -> dict[str, str]:
 
 
 class EarlyToken:
-    """One token request on a daemon thread, and its outcome.
+    """The refresh-token grant of some settings, checked and sent on a daemon thread.
 
     Args:
-        endpoint: The token URL.
-        form: The grant's form.
-        headers: The request's headers.
-        timeout: Seconds before the request is abandoned.
+        config: The settings of the ``--config`` files.
+        user_agent: The tap's default User-Agent (used when the settings name none).
     """
 
-    def __init__(
-        self,
-        endpoint: str,
-        form: dict,
-        headers: dict[str, str],
-        timeout: float,
-        config: dict[str, t.Any] | None = None,
-    ) -> None:
-        """Send the request (see the class docstring); ``config``: check these settings first."""
+    def __init__(self, config: dict[str, t.Any], user_agent: str) -> None:
+        """Start the thread (see the class docstring)."""
         self.config = config
-        self.endpoint = endpoint
-        self.form = form
-        self.headers = headers
-        self.timeout = timeout
+        self.user_agent = user_agent
+        self.endpoint: str | None = None
+        self.form: dict | None = None
+        self.headers: dict[str, str] | None = None
         self.requested_at = 0.0
         self.response: requests.Response | None = None
-        self._thread = threading.Thread(target=self._send, name="early-token", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="early-token", daemon=True)
         self._thread.start()
 
+    def _run(self) -> None:
+        # Only ever an optimization: whatever goes wrong here, the authenticator asks itself
+        # and the tap words the problem, so nothing may escape this thread.
+        try:
+            self._send()
+        except Exception:  # see above
+            self.response = None
+
     def _send(self) -> None:
-        if self.config is not None and not acceptable(self.config):
+        config = self.config
+        if not acceptable(config):
             return  # the tap refuses these settings before any call: so does this thread
+        data_center = str(config.get("data_center") or hosts.DEFAULT_DATA_CENTER).lower()
+        accounts_url = config.get("accounts_url") or None
+        endpoint = hosts.accounts_url_for(data_center, accounts_url) + TOKEN_PATH
+        form = refresh_grant(config["client_id"], config["client_secret"], config["refresh_token"])
+        headers = token_headers(str(config.get("user_agent") or self.user_agent))
+        timeout = config.get("request_timeout")
         import requests  # on this thread, while the main one imports singer-sdk
 
+        self.endpoint, self.form, self.headers = endpoint, form, headers
         self.requested_at = time.monotonic()
         try:
             self.response = requests.post(
-                self.endpoint,
-                data=self.form,
-                headers=self.headers,
-                timeout=self.timeout,
+                endpoint,
+                data=form,
+                headers=headers,
+                timeout=float(timeout) if isinstance(timeout, int) and timeout > 0 else 300.0,
                 allow_redirects=False,  # as the authenticator: never re-send credentials
             )
         except requests.RequestException:
             self.response = None  # the authenticator asks again, with its retries
 
+    def wait(self) -> EarlyToken:
+        """Wait for the thread to end (checked, sent and answered, or given up)."""
+        self._thread.join()
+        return self
+
     def answer(
         self, endpoint: str, form: dict, headers: dict[str, str]
     ) -> requests.Response | None:
         """The answer, once it came, if it was for exactly this request."""
+        self.wait()
         if (endpoint, form, headers) != (self.endpoint, self.form, self.headers):
             return None
-        self._thread.join()
         return self.response
 
 
@@ -146,7 +159,7 @@ def start(argv: t.Sequence[str], user_agent: str) -> EarlyToken | None:
         user_agent: The tap's default User-Agent (used when the config names none).
 
     Returns:
-        The request in flight, or None when nothing was sent.
+        The request on its way (checked first on its thread), or None when nothing is sent.
     """
     global _pending
     config = _config_files(argv)
@@ -154,28 +167,9 @@ def start(argv: t.Sequence[str], user_agent: str) -> EarlyToken | None:
         return None
     if str(config.get("auth_method") or "refresh_token").lower() != "refresh_token":
         return None
-    client_id, secret, token = (
-        config.get(k) for k in ("client_id", "client_secret", "refresh_token")
-    )
-    if not (isinstance(client_id, str) and isinstance(secret, str) and isinstance(token, str)):
-        return None
-    if not (client_id and secret and token):
-        return None
-    data_center = config.get("data_center") or hosts.DEFAULT_DATA_CENTER
-    accounts_url = config.get("accounts_url") or None
-    try:
-        endpoint = hosts.accounts_url_for(str(data_center).lower(), accounts_url) + TOKEN_PATH
-    except (ValueError, KeyError, TypeError):  # an unknown data centre: the tap says so later
-        return None
-    agent = config.get("user_agent") or user_agent
-    timeout = config.get("request_timeout")
-    early = EarlyToken(
-        endpoint,
-        refresh_grant(client_id, secret, token),
-        token_headers(str(agent)),
-        float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else 300.0,
-        config,
-    )
+    if not all(isinstance(config.get(k), str) and config[k] for k in _CREDENTIALS):
+        return None  # the tap names what is missing
+    early = EarlyToken(config, user_agent)
     with _lock:
         _pending = early
     return early

@@ -23,6 +23,12 @@ def _config_file(tmp_path, config, name="config.json"):
     return str(path)
 
 
+def _request(config):
+    endpoint = config["accounts_url"] + TOKEN_PATH
+    form = refresh_grant(config["client_id"], config["client_secret"], config["refresh_token"])
+    return endpoint, form, token_headers("ua")
+
+
 def test_the_early_request_needs_no_singer_sdk_and_gets_a_token(
     start_emulator, tap_config, tmp_path
 ):
@@ -31,8 +37,7 @@ def test_the_early_request_needs_no_singer_sdk_and_gets_a_token(
     script = (
         "import sys\n"
         "from tap_zohocrm import early_token\n"
-        f"early = early_token.start(['--config', {path!r}], 'ua')\n"
-        "early.answer(early.endpoint, early.form, early.headers)\n"
+        f"early = early_token.start(['--config', {path!r}], 'ua').wait()\n"
         "assert 'singer_sdk' not in sys.modules, 'singer-sdk was imported'\n"
         "print(early.response.status_code, early.endpoint)\n"
     )
@@ -107,10 +112,17 @@ def test_a_sync_spends_one_token_request_however_it_was_sent(start_emulator, tap
 
 def test_settings_the_tap_refuses_send_nothing_early(start_emulator, tap_config, tmp_path):
     emu = start_emulator(seed=66)
-    for bad in ({"start_date": "yesterday"}, {"page_size": "many"}, {"data_center": "xx"}):
+    bad_settings = (
+        {"start_date": "yesterday"},
+        {"page_size": "many"},
+        {"data_center": "xx"},
+        {"accounts_url": 42},
+    )
+    for bad in bad_settings:
         config = {**tap_config(emu), **bad}
         early = early_token.start(["--config", _config_file(tmp_path, config)], "ua")
         assert early is not None
-        assert early.answer(early.endpoint, early.form, early.headers) is None, bad
-        assert early_token.take(early.endpoint, early.form, early.headers) is None
+        assert early.wait().response is None, bad
+        assert early.endpoint is None  # checked before anything was even prepared
+        assert early_token.take(*_request(tap_config(emu))) is None
     assert emu.stats()["calls"].get("oauth_token", 0) == 0
