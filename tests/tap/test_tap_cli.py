@@ -5,11 +5,10 @@ test process, and checks exit status, stderr and that no secret leaks (at DEBUG 
 """
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
+from process_kit import run_buffered
 from tap_cli_kit import (
     TAP,
     assert_no_secret,
@@ -200,14 +199,6 @@ def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status(
         'sys.stdout.write(\'{"type": "STATE"}\')\n'
         f"exit_now({code!r})\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    done = run_buffered(script)
     assert done.returncode == status
     assert (done.stdout, done.stderr) == ('{"type": "STATE"}', stderr)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 from audit_kit import AUDIT_CLI
+from process_kit import run_buffered
 
 from target_sqlite_audit.report import redact
 from target_sqlite_audit.target import TargetSqliteAudit
@@ -229,13 +228,5 @@ def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status()
         "sys.stdout.write('{\"a\": 1}')\n"
         "exit_now(4)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    done = run_buffered(script)
     assert (done.returncode, done.stdout, done.stderr) == (4, '{"a": 1}', "logged\n")
