@@ -30,7 +30,7 @@ from singer_sdk.authenticators import OAuthAuthenticator
 from typing_extensions import override
 
 from tap_zohocrm import early_token, hosts
-from tap_zohocrm.early_token import TOKEN_PATH, refresh_grant, token_headers
+from tap_zohocrm.early_token import refresh_grant, token_headers
 from tap_zohocrm.errors import ZohoAuthError
 
 __all__ = ["BACKOFF_SCALE_ENV", "ZohoOAuthAuthenticator", "backoff_scale"]
@@ -114,7 +114,7 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
         self.accounts_url = hosts.accounts_url_for(self.data_center, accounts_url)
         self.accounts_url_overridden = bool(accounts_url)
         super().__init__(
-            auth_endpoint=self.accounts_url + TOKEN_PATH,
+            auth_endpoint=self.accounts_url + hosts.TOKEN_PATH,
             client_id=client_id,
             client_secret=client_secret,
             default_expiration=DEFAULT_TOKEN_LIFETIME,
@@ -246,7 +246,8 @@ class ZohoOAuthAuthenticator(OAuthAuthenticator):
             self.token_requests += 1
             try:
                 if early is not None:
-                    (requested_at, response), early = early, None
+                    requested_at, response = early
+                    early = None
                 else:
                     # Never follow a redirect: a 307/308 would re-send the client secret and
                     # the refresh token to whatever host it names (even over plain http).

@@ -17,7 +17,7 @@ def main() -> None:
     argv = sys.argv[1:]
     if "auth" not in argv[:3]:
         # Before the imports below (singer-sdk): the token's latency passes meanwhile.
-        early_token.start(argv, early_token.default_user_agent())
+        early_token.start(argv)
     from tap_zohocrm.onboarding import auth_command, dispatch
 
     auth_args = dispatch(argv)

@@ -31,7 +31,6 @@ if t.TYPE_CHECKING:
     import requests
 
 __all__ = [
-    "TOKEN_PATH",
     "EarlyToken",
     "acceptable",
     "default_user_agent",
@@ -41,7 +40,6 @@ __all__ = [
     "token_headers",
 ]
 
-TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
 SETTINGS_SCHEMA = "settings_schema.json"
 _CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 #: Options after which the tap makes no API call at all.
@@ -84,10 +82,10 @@ class EarlyToken:
 
     Args:
         config: The settings of the ``--config`` files.
-        user_agent: The tap's default User-Agent (used when the settings name none).
+        user_agent: The User-Agent when the settings name none (default: the tap's).
     """
 
-    def __init__(self, config: dict[str, t.Any], user_agent: str) -> None:
+    def __init__(self, config: dict[str, t.Any], user_agent: str | None = None) -> None:
         """Start the thread (see the class docstring)."""
         self.config = config
         self.user_agent = user_agent
@@ -113,9 +111,10 @@ class EarlyToken:
             return  # the tap refuses these settings before any call: so does this thread
         data_center = str(config.get("data_center") or hosts.DEFAULT_DATA_CENTER).lower()
         accounts_url = config.get("accounts_url") or None
-        endpoint = hosts.accounts_url_for(data_center, accounts_url) + TOKEN_PATH
+        endpoint = hosts.accounts_url_for(data_center, accounts_url) + hosts.TOKEN_PATH
         form = refresh_grant(config["client_id"], config["client_secret"], config["refresh_token"])
-        headers = token_headers(str(config.get("user_agent") or self.user_agent))
+        agent = config.get("user_agent") or self.user_agent or default_user_agent()
+        headers = token_headers(str(agent))
         timeout = config.get("request_timeout")
         import requests  # on this thread, while the main one imports singer-sdk
 
@@ -151,19 +150,21 @@ _lock = threading.Lock()
 _pending: EarlyToken | None = None
 
 
-def start(argv: t.Sequence[str], user_agent: str) -> EarlyToken | None:
+def start(argv: t.Sequence[str], user_agent: str | None = None) -> EarlyToken | None:
     """Send the refresh-token grant of the ``--config`` files in ``argv``, if there is one.
 
     Args:
         argv: The tap's command-line arguments.
-        user_agent: The tap's default User-Agent (used when the config names none).
+        user_agent: The User-Agent when the config names none (default: the tap's).
 
     Returns:
         The request on its way (checked first on its thread), or None when nothing is sent.
     """
     global _pending
+    if _NO_CALLS.intersection(argv):
+        return None
     config = _config_files(argv)
-    if config is None or _NO_CALLS.intersection(argv):
+    if config is None:
         return None
     if str(config.get("auth_method") or "refresh_token").lower() != "refresh_token":
         return None

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_DATA_CENTER",
     "DEFAULT_ENVIRONMENT",
     "ENVIRONMENTS",
+    "TOKEN_PATH",
     "DataCenter",
     "accounts_url_for",
     "api_domain_for",
@@ -67,6 +68,8 @@ ENVIRONMENTS: dict[str, str] = {
 }
 
 DEFAULT_DATA_CENTER = "us"
+#: The token endpoint of an accounts server.
+TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 (a URL path, not a secret)
 DEFAULT_ENVIRONMENT = "production"
 
 DATA_CENTERS: dict[str, DataCenter] = {

@@ -24,7 +24,6 @@ from tap_zohocrm.errors import ZohoAuthError, ZohoError, describe_zoho_error
 
 __all__ = ["auth_command", "exchange_grant_code", "verify_token", "write_env"]
 
-TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a path
 SCOPES = (
     "ZohoCRM.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.settings.modules.READ,"
     "ZohoCRM.users.READ,ZohoCRM.org.READ,ZohoCRM.bulk.READ"
@@ -56,7 +55,7 @@ def exchange_grant_code(
     where = f"Zoho's accounts server {accounts_url}"
     try:
         response = requests.post(
-            accounts_url.rstrip("/") + TOKEN_PATH,
+            accounts_url.rstrip("/") + hosts.TOKEN_PATH,
             data={
                 "grant_type": "authorization_code",
                 "client_id": client_id,

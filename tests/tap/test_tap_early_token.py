@@ -14,7 +14,8 @@ import sys
 from tap_cli_kit import assert_one_sentence_error, run_cli
 
 from tap_zohocrm import early_token
-from tap_zohocrm.early_token import TOKEN_PATH, refresh_grant, token_headers
+from tap_zohocrm.early_token import refresh_grant, token_headers
+from tap_zohocrm.hosts import TOKEN_PATH
 
 
 def _config_file(tmp_path, config, name="config.json"):
