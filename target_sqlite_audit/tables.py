@@ -233,6 +233,13 @@ class StreamTable:
             f'SELECT {keys}, "_content_hash", {rk_col}, "_deleted_at", "_sync_id", '
             f'"_history_id" FROM {t_q} WHERE '
         )
+        #: The stored state of the keys in a range of one text key column, at most a
+        #: given number of rows (parameters: low, high, limit); None for other keys.
+        self.state_range_sql: str | None = None
+        if len(self.key_columns) == 1 and not self.keyless and self.text_key[0]:
+            self.state_range_sql = (
+                self._state_select + f"{self.key_columns[0]} BETWEEN ? AND ? LIMIT ?"
+            )
         hist_keys = [q(by_prop[p].name) for p in self.key_properties] or [q("content_hash")]
         self._hist_key_columns = hist_keys
         #: The replication key's column (quoted), or None.

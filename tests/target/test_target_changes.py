@@ -468,3 +468,67 @@ def test_object_keys_are_compared_as_canonical_json(audit):
     assert audit.run(messages).error is None
     assert audit.query("SELECT k, v FROM obj") == [{"k": '{"a":1,"b":2}', "v": "y"}]
     assert [row["change_type"] for row in audit.history("obj")] == ["insert", "update"]
+
+
+def test_replay_decides_alike_whether_a_batchs_keys_are_close_together_or_scattered(
+    audit, monkeypatch
+):
+    """The stored state is read by one range scan of the key column, or key by key when
+    the batch's keys are spread over many other rows: both give the same decisions."""
+    import target_sqlite_audit.store as store_module
+
+    paths: list[str] = []
+    real_fetch_range = store_module._fetch_range
+
+    def spy(conn, sql, keys):
+        found = real_fetch_range(conn, sql, keys)
+        paths.append("by key" if found is None else "range")
+        return found
+
+    monkeypatch.setattr(store_module, "_fetch_range", spy)
+    # Keys whose byte order is not their "natural" order: digits, upper before lower
+    # case, accents after ASCII, a few multi-byte characters.
+    keys = sorted(
+        [f"{i:04d}" for i in range(300)]
+        + [f"Z{i}" for i in range(40)]
+        + [f"a{i}" for i in range(40)]
+        + [f"é{i}" for i in range(30)]
+        + [f"日本{i}" for i in range(30)]
+    )
+    schema = lead_schema(audit)
+    first = [lead(audit, k, "Ann", "2024-01-01T00:00:00Z") for k in keys]
+    assert audit.run([schema, *first], batch_size_rows=100).error is None
+
+    close = keys[100:200]  # neighbours: one range
+    scattered = keys[::4]  # spread over every other row: looked up key by key
+    changed = set(close[::10]) | set(scattered[::10])
+    new_keys = [f"{k}-new" for k in keys[::40]]
+    replay = [
+        lead(audit, k, "Bob" if k in changed else "Ann", "2024-01-02T00:00:00Z"
+             if k in changed else "2024-01-01T00:00:00Z")
+        for k in [*close, *scattered, *new_keys]
+    ]  # fmt: skip
+    paths.clear()
+    assert audit.run([schema, *replay], batch_size_rows=100).error is None
+
+    assert "range" in paths
+    assert "by key" in paths
+    counts = audit.query(
+        "SELECT records_inserted, records_updated, records_unchanged FROM sync_log_streams "
+        "WHERE sync_id = 2"
+    )[0]
+    distinct_changed = len(changed)
+    assert counts == {
+        "records_inserted": len(new_keys),
+        "records_updated": distinct_changed,
+        "records_unchanged": len(close) + len(scattered) - distinct_changed,
+    }
+    current = {row["id"]: row["first_name"] for row in audit.current()}
+    assert len(current) == len(keys) + len(new_keys)
+    assert {k for k, name in current.items() if name == "Bob"} == changed
+    # every key still has exactly one open version
+    open_versions = audit.query(
+        'SELECT id, count(*) AS n FROM "leads_history" WHERE is_current = 1 GROUP BY id'
+    )
+    assert len(open_versions) == len(current)
+    assert all(row["n"] == 1 for row in open_versions)
