@@ -81,6 +81,28 @@ def target_rows(data: dict[str, Any]) -> tuple[list[list[str]], list[dict[str, A
     return rows, verdicts
 
 
+def floor_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Rows comparing the minimal loader, the two-row floor and the target (if measured)."""
+    seconds = data["seconds"]
+    if "floor" not in seconds:
+        return []
+    n = data["records"]
+    rows = []
+    for scenario in TARGET_GOALS:
+        base, floor, audit = (_best(seconds[k][scenario]) for k in ("baseline", "floor", "audit"))
+        rows.append(
+            [
+                SCENARIO_NAMES[scenario],
+                fmt_rate(_rate(n, base)),
+                f"{fmt_rate(_rate(n, floor))} ({ratio_text(base / floor)})",
+                f"{fmt_rate(_rate(n, audit))} ({ratio_text(base / audit)})",
+                ratio_text(floor / audit),
+                f"{audit - floor:+.2f} s",
+            ]
+        )
+    return rows
+
+
 def memory_rows(data: dict[str, Any]) -> tuple[list[list[str]], list[dict[str, Any]]]:
     """Memory series rows and verdict."""
     memory = {int(k): v for k, v in data["memory"].items()}
@@ -181,6 +203,33 @@ def target_section(data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         f"target-sqlite-audit {fmt_mb(rss['audit'])}.",
         "",
     ]
+    floor = floor_rows(data)
+    if floor:
+        parts += [
+            "#### The audit design's floor",
+            "",
+            "`benchmarks/baseline_audit.py` writes what the audit design writes (a current row "
+            "and a history version per new or changed record, the history's key index, hash "
+            "change detection, `valid_from` in UTC) with nothing else: no validation, no "
+            "singer-sdk, no stale, replay or deletion handling, no sync log. It tells how much "
+            "of the distance to the minimal loader the design itself costs and how much the "
+            "target adds. In brackets: the ratio to the minimal loader.",
+            "",
+            markdown_table(
+                [
+                    "scenario",
+                    "minimal loader",
+                    "two-row floor",
+                    "target-sqlite-audit",
+                    "target / floor",
+                    "target - floor",
+                ],
+                floor,
+            ),
+            "",
+            f"Start-up: two-row floor {startup['floor']:.2f} s.",
+            "",
+        ]
     if data.get("peers"):
         peer_n = next(iter(data["peers"].values()))["records"]
         earlier = data.get("peers_meta")

@@ -37,13 +37,15 @@ class Loader:
 
     key: str
     label: str
-    kind: str  # baseline | audit | peer
+    kind: str  # baseline | floor | audit | peer
     peer: peers_mod.Peer | None = None
 
     def command(self, database: Path, folder: Path) -> list[str]:
         """Command line loading into ``database`` (config files go into ``folder``)."""
         if self.kind == "baseline":
             return [PYTHON, str(ROOT / "benchmarks" / "baseline_loader.py"), str(database)]
+        if self.kind == "floor":
+            return [PYTHON, str(ROOT / "benchmarks" / "baseline_audit.py"), str(database)]
         if self.kind == "audit":
             config = folder / "audit-config.json"
             config.write_text(json.dumps({"database": str(database)}))
@@ -58,6 +60,8 @@ class Loader:
 
 BASELINE = Loader("baseline", "minimal loader (json.loads + executemany, WAL)", "baseline")
 AUDIT = Loader("audit", "target-sqlite-audit", "audit")
+#: The audit design's own cost: current row + history version, hash change detection only.
+FLOOR = Loader("floor", "two-row floor (current + history rows, no validation or SDK)", "floor")
 
 
 @dataclass
@@ -129,7 +133,7 @@ def run_sequence(
         rows = _rows(loader.database_file(database), workload.STREAM)
         if rows != n:
             problems.append(f"{loader.label} {scenario}: {rows} rows in the table, expected {n}")
-    if loader.kind == "audit":
+    if loader.kind in ("audit", "floor"):
         history = _rows(database, f"{workload.STREAM}_history")
         expected = n + workload.changed_count(n)
         if history is not None and history != expected:
@@ -193,7 +197,7 @@ def run(
         log(f"Target: workloads of {records:,} records")
         for _, variant in SCENARIOS:
             workload.workload(records, variant, shape=shape)
-        loaders = [BASELINE, AUDIT]
+        loaders = [BASELINE, AUDIT, FLOOR]
         for loader in loaders:
             results.labels[loader.key] = loader.label
             results.seconds[loader.key] = {s: [] for s, _ in SCENARIOS}
