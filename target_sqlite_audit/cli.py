@@ -51,6 +51,9 @@ def exit_now(code: int) -> t.NoReturn:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more can be written anyway
             code = code or 1
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        # A profiler, coverage or a debugger writes its results at a normal exit.
+        raise SystemExit(code)
     os._exit(code)
 
 

@@ -50,6 +50,7 @@ from target_sqlite_audit.instants import (
     format_instant,
     parse_instant,
 )
+from target_sqlite_audit.keyreads import fetch_by_key, fetch_state
 from target_sqlite_audit.registry import StreamRegistry
 from target_sqlite_audit.tables import (
     BatchCounts,
@@ -63,11 +64,6 @@ from target_sqlite_audit.tables import (
 from target_sqlite_audit.unstorable import describe_unstorable
 
 __all__ = ["DELETED_MARKER", "RESERVED_TABLES", "AuditStore", "BatchCounts", "StreamTable"]
-
-#: Batches of fewer keys are looked up key by key (a range scan saves nothing on them).
-_RANGE_MIN = 50
-#: A range scan is given up once it reaches this many rows per key of the batch.
-_RANGE_SPREAD = 2
 
 
 @dataclass(slots=True)
@@ -398,19 +394,8 @@ class AuditStore(StreamRegistry):
     def _fetch_state(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, StoredKey]:
-        """The stored version of each key that has a current row.
-
-        A batch of text keys is first read as one range scan of the key column, which
-        costs a fraction of as many key lookups when the keys are close together (a tap
-        reading in id order, a replay); when the range holds more than twice as many
-        rows as there are keys, the keys are looked up one by one instead.
-        """
-        range_sql = table.state_range_sql
-        if range_sql is not None and len(keys) >= _RANGE_MIN:
-            found = _fetch_range(conn, range_sql, keys)
-            if found is not None:
-                return found
-        return _fetch_by_key(conn, table, keys, len(table.key_columns), table.state_sql, True)
+        """The stored version of each key that has a current row."""
+        return fetch_state(conn, table, keys)
 
     def _fetch_gone(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
@@ -421,7 +406,7 @@ class AuditStore(StreamRegistry):
         because there is no current row.
         """
         width = len(table._hist_key_columns)
-        return _fetch_by_key(conn, table, keys, width, table.gone_sql, False)
+        return fetch_by_key(conn, table, keys, width, table.gone_sql, False)
 
     def _fetch_versions(
         self, conn: sqlite3.Connection, table: StreamTable, history_ids: Sequence[int]
@@ -481,37 +466,3 @@ def _storable(value: t.Any) -> t.Any:
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
     return value
-
-
-def _fetch_range(
-    conn: sqlite3.Connection, range_sql: str, keys: Sequence[t.Any]
-) -> dict[t.Any, StoredKey] | None:
-    """Stored versions of text keys read by one bounded range scan, or None if it is sparse."""
-    for key in keys:
-        if type(key) is not str:
-            return None
-    limit = _RANGE_SPREAD * len(keys)
-    rows = conn.execute(range_sql, (min(keys), max(keys), limit + 1)).fetchall()
-    if len(rows) > limit:
-        return None
-    wanted = set(keys)
-    make = StoredKey._make
-    return {row[0]: make((*row[1:], True)) for row in rows if row[0] in wanted}
-
-
-def _fetch_by_key(
-    conn: sqlite3.Connection,
-    table: StreamTable,
-    keys: Sequence[t.Any],
-    width: int,
-    sql_for: t.Callable[[int], str],
-    alive: bool,
-) -> dict[t.Any, StoredKey]:
-    """Stored versions of a keyed query, chunked below SQLite's parameter limit."""
-    found: dict[t.Any, StoredKey] = {}
-    for chunk in chunks(keys):
-        params = [v for key in chunk for v in table.key_params(key)]
-        for row in conn.execute(sql_for(len(chunk)), params):
-            key = row[0] if width == 1 else tuple(row[:width])
-            found[key] = StoredKey._make((*row[width:], alive))
-    return found

@@ -6,6 +6,7 @@ test process, and checks exit status, stderr and that no secret leaks (at DEBUG 
 
 import json
 import subprocess
+import sys
 
 import pytest
 from process_kit import run_buffered
@@ -202,3 +203,17 @@ def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status(
     done = run_buffered(script)
     assert done.returncode == status
     assert (done.stdout, done.stderr) == ('{"type": "STATE"}', stderr)
+
+
+def test_under_a_profiler_the_console_script_exits_normally_so_the_profile_is_written(tmp_path):
+    # The fast exit (os._exit) would skip cProfile's own write at exit.
+    profile = tmp_path / "tap.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), TAP, "--about", "--format", "json"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert json.loads(done.stdout)["name"] == "tap-zohocrm"
+    assert profile.stat().st_size > 0

@@ -475,17 +475,17 @@ def test_replay_decides_alike_whether_a_batchs_keys_are_close_together_or_scatte
 ):
     """The stored state is read by one range scan of the key column, or key by key when
     the batch's keys are spread over many other rows: both give the same decisions."""
-    import target_sqlite_audit.store as store_module
+    import target_sqlite_audit.keyreads as keyreads
 
     paths: list[str] = []
-    real_fetch_range = store_module._fetch_range
+    real_fetch_range = keyreads.fetch_range
 
     def spy(conn, sql, keys):
         found = real_fetch_range(conn, sql, keys)
         paths.append("by key" if found is None else "range")
         return found
 
-    monkeypatch.setattr(store_module, "_fetch_range", spy)
+    monkeypatch.setattr(keyreads, "fetch_range", spy)
     # Keys whose byte order is not their "natural" order: digits, upper before lower
     # case, accents after ASCII, a few multi-byte characters.
     keys = sorted(

@@ -6,6 +6,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -230,3 +231,21 @@ def test_the_console_script_exit_flushes_what_was_written_and_keeps_the_status()
     )
     done = run_buffered(script)
     assert (done.returncode, done.stdout, done.stderr) == (4, '{"a": 1}', "logged\n")
+
+
+def test_under_a_profiler_the_console_script_exits_normally_so_the_profile_is_written(audit):
+    # The fast exit (os._exit) would skip cProfile's own write at exit.
+    profile = audit.directory / "target.prof"
+    config = audit.directory / "config.json"
+    config.write_text(json.dumps(audit.config))
+    messages = [audit.schema("leads", {"id": "string"}), audit.state({"b": 1})]
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), AUDIT_CLI, "--config", str(config)],
+        input=audit.lines(messages),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().strip() == '{"b": 1}'
+    assert profile.stat().st_size > 0
