@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -123,6 +125,15 @@ class ProcResult:
         return self
 
 
+#: Spawns each measured command (see its docstring for why).
+LAUNCHER = Path(__file__).with_name("launch.py")
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def run_process(
     cmd: Sequence[str | os.PathLike[str]],
     *,
@@ -134,7 +145,10 @@ def run_process(
     log_name: str = "process",
     timeout: float = 3600.0,
 ) -> ProcResult:
-    """Run a command, timing it and measuring its peak memory (``wait4``'s ``ru_maxrss``).
+    """Run a command, timing it and measuring its peak memory (``ru_maxrss``).
+
+    The command is spawned by ``launch.py``, which reports the command's own wall time, CPU
+    and peak memory (measured from here, the peak memory would be at least this process's).
 
     Args:
         cmd: Command and arguments.
@@ -160,16 +174,19 @@ def run_process(
                 out_target = subprocess.PIPE
             else:
                 out_target = fout if fout is not None else subprocess.DEVNULL
+            report = stderr_path.with_suffix(".usage.json")
+            report.unlink(missing_ok=True)
             started = time.perf_counter()
             proc = subprocess.Popen(
-                [str(part) for part in cmd],
+                [PYTHON, "-S", "-E", str(LAUNCHER), str(report), *(str(part) for part in cmd)],
                 stdin=fin,
                 stdout=out_target,
                 stderr=ferr,
                 env=env if env is not None else bench_env(),
                 cwd=cwd,
+                start_new_session=True,  # one process group: a timeout kills the command too
             )
-            timer = threading.Timer(timeout, proc.kill)
+            timer = threading.Timer(timeout, _kill_group, (proc.pid,))
             timer.start()
             first: float | None = None
             written = lines = 0
@@ -198,11 +215,22 @@ def run_process(
             fout.close()
         if not isinstance(fin, int):
             fin.close()
+    max_rss, cpu = usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+    try:  # the command's own figures, as the launcher measured them
+        measured = json.loads(report.read_text())
+    except (OSError, ValueError):  # killed before it wrote them: the launcher's
+        measured = None
+    if measured is not None:
+        elapsed = measured["ended"] - measured["started"]
+        max_rss, cpu = measured["max_rss"], measured["cpu"]
+        if first is not None:
+            first = max(0.0, first - (measured["started"] - started))
+        report.unlink()
     return ProcResult(
         seconds=elapsed,
         returncode=proc.returncode,
-        max_rss=usage.ru_maxrss * 1024,
-        cpu=usage.ru_utime + usage.ru_stime,
+        max_rss=max_rss,
+        cpu=cpu,
         first_output=first,
         stderr_path=stderr_path,
         stdout_bytes=written,
