@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from baseline_loader import load  # this folder is sys.path[0] when run as a script
 
 BATCH = 5000
 CHUNK = 500
@@ -136,25 +137,7 @@ def main() -> None:
     conn = sqlite3.connect(sys.argv[1], isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    streams: dict[str, Stream] = {}
-    state = None
-    for line in sys.stdin.buffer:
-        message = orjson.loads(line)
-        kind = message["type"]
-        if kind == "RECORD":
-            streams[message["stream"]].add(message["record"])
-        elif kind == "SCHEMA":
-            name = message["stream"]
-            if name in streams:
-                streams[name].flush()
-            streams[name] = Stream(conn, name, message)
-        elif kind == "STATE":
-            state = message["value"]
-    for stream in streams.values():
-        stream.flush()
-    conn.close()
-    if state is not None:
-        sys.stdout.write(orjson.dumps(state).decode() + "\n")
+    load(conn, Stream, orjson.loads)
 
 
 if __name__ == "__main__":

@@ -61,14 +61,16 @@ class Stream:
         self.rows = []
 
 
-def main() -> None:
-    """Load stdin into the database named by the first argument."""
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    streams: dict[str, Stream] = {}
+def load(conn: sqlite3.Connection, stream_class: Any, loads: Any = json.loads) -> None:
+    """Read Singer messages from stdin into ``conn``, one ``stream_class`` per stream.
+
+    ``stream_class(conn, name, schema_message)`` must have ``add(record)`` and ``flush()``
+    (``baseline_audit.py`` passes its own). Prints the last STATE value.
+    """
+    streams: dict[str, Any] = {}
     state = None
     for line in sys.stdin.buffer:
-        message = json.loads(line)
+        message = loads(line)
         kind = message["type"]
         if kind == "RECORD":
             streams[message["stream"]].add(message["record"])
@@ -76,7 +78,7 @@ def main() -> None:
             name = message["stream"]
             if name in streams:
                 streams[name].flush()
-            streams[name] = Stream(conn, name, message)
+            streams[name] = stream_class(conn, name, message)
         elif kind == "STATE":
             state = message["value"]
     for stream in streams.values():
@@ -84,6 +86,13 @@ def main() -> None:
     conn.close()
     if state is not None:
         print(json.dumps(state))
+
+
+def main() -> None:
+    """Load stdin into the database named by the first argument."""
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    load(conn, Stream)
 
 
 if __name__ == "__main__":
