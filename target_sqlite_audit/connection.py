@@ -138,6 +138,8 @@ class StoreConnection:
         self._clock = clock
         self.sync_id: int | None = None
         self._hard_deleted = False
+        #: Whether text compares as in Python (code point order): the file is UTF-8.
+        self.utf8 = True
         # Per stream: how many replay-window versions of each key a rerun has matched.
         self._replayed: dict[int, dict[t.Any, list[t.Any]]] = {}
         #: Ids of the failed/interrupted syncs right before this one (the replay window).
@@ -184,6 +186,7 @@ class StoreConnection:
             if not conn.execute("PRAGMA page_count").fetchone()[0]:
                 # New file: 8 KiB pages suit rows of about 1 KiB (fewer splits, ~10% faster).
                 conn.execute("PRAGMA page_size = 8192")
+            self.utf8 = conn.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
             conn.execute("PRAGMA journal_mode = WAL").fetchone()
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA temp_store = MEMORY")

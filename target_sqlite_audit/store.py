@@ -395,6 +395,8 @@ class AuditStore(StreamRegistry):
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, StoredKey]:
         """The stored version of each key that has a current row."""
+        if not self.utf8:  # UTF-16 text does not sort by code point: no key ranges
+            return fetch_by_key(conn, table, keys, len(table.key_columns), table.state_sql, True)
         return fetch_state(conn, table, keys)
 
     def _fetch_gone(

@@ -532,3 +532,27 @@ def test_replay_decides_alike_whether_a_batchs_keys_are_close_together_or_scatte
     )
     assert len(open_versions) == len(current)
     assert all(row["n"] == 1 for row in open_versions)
+
+
+def test_a_utf16_database_finds_every_stored_key_again(audit):
+    """UTF-16 text does not sort by code point (a key range from Python's min and max would
+    leave keys out), so such a file's keys are looked up one by one."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(audit.database)) as conn:
+        conn.execute("PRAGMA encoding = 'UTF-16le'")
+        conn.execute("CREATE TABLE notes_of_the_team (note TEXT)")  # fixes the encoding
+        conn.commit()
+    # In UTF-16le bytes "a" (61 00) sorts after "Ā" (00 01) and "😀" before "豈".
+    keys = [f"{prefix}{i:03d}" for prefix in ("a", "Ā", "z", "豈", "😀") for i in range(30)]
+    schema = lead_schema(audit)
+    batch = [lead(audit, k, "Ann", "2024-01-01T00:00:00Z") for k in keys]
+    assert audit.run([schema, *batch]).error is None
+    assert audit.scalar("PRAGMA encoding") == "UTF-16le"
+    assert audit.run([schema, *batch]).error is None
+    counts = audit.query(
+        "SELECT records_inserted, records_unchanged FROM sync_log_streams WHERE sync_id = 2"
+    )[0]
+    assert counts == {"records_inserted": 0, "records_unchanged": len(keys)}
+    assert len(audit.history()) == len(keys)
