@@ -7,7 +7,8 @@ peak RSS of the process it was spawned from (at ``exec`` the kernel records the 
 it leaves, and ``vfork`` shares the parent's), so every command the harness started showed the
 harness's own peak (about 220 MB after it wrote a 1,000,000-record workload) whenever that was
 larger than the command's. Spawned from this process, whose interpreter runs without ``site``,
-a command's figure is its own (or this process's few MB). Standard library only; the times are
+a command's figure is its own (or this process's few MB). The harness stops a command by
+killing the process group, this process included. Standard library only; the times are
 ``perf_counter`` (CLOCK_MONOTONIC), comparable with the harness's.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 
@@ -23,23 +23,9 @@ import time
 def main() -> int:
     """Run the command, write the report, exit with the command's status."""
     report, command = sys.argv[1], sys.argv[2:]
-    # The harness stops a command by signalling this process: pass it on.
-    child = 0
-
-    def forward(signum: int, _frame: object) -> None:
-        if child:
-            os.kill(child, signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, forward)
     started = time.perf_counter()
     child = os.posix_spawnp(command[0], command, os.environ)
-    while True:
-        try:
-            _, status, usage = os.wait4(child, 0)
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries wait4 itself
-            continue
+    _, status, usage = os.wait4(child, 0)
     ended = time.perf_counter()
     with open(report, "w", encoding="utf-8") as handle:
         json.dump(

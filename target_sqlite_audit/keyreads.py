@@ -16,17 +16,18 @@ RANGE_SPREAD = 2
 
 
 def fetch_state(
-    conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
+    conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any], *, utf8: bool
 ) -> dict[t.Any, StoredKey]:
     """The stored version of each key that has a current row.
 
     A batch of text keys is first read as one range scan of the key column, which costs a
     fraction of as many key lookups when the keys are close together (a tap reading in id
     order, a replay); when the range holds more than twice as many rows as there are keys,
-    the keys are looked up one by one instead.
+    the keys are looked up one by one instead. So are the keys of a file that is not UTF-8
+    (``utf8`` False): UTF-16 text does not sort by code point, as Python's min and max do.
     """
     range_sql = table.state_range_sql
-    if range_sql is not None and len(keys) >= RANGE_MIN:
+    if utf8 and range_sql is not None and len(keys) >= RANGE_MIN:
         found = fetch_range(conn, range_sql, keys)
         if found is not None:
             return found

@@ -395,9 +395,7 @@ class AuditStore(StreamRegistry):
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
     ) -> dict[t.Any, StoredKey]:
         """The stored version of each key that has a current row."""
-        if not self.utf8:  # UTF-16 text does not sort by code point: no key ranges
-            return fetch_by_key(conn, table, keys, len(table.key_columns), table.state_sql, True)
-        return fetch_state(conn, table, keys)
+        return fetch_state(conn, table, keys, utf8=self.utf8)
 
     def _fetch_gone(
         self, conn: sqlite3.Connection, table: StreamTable, keys: Sequence[t.Any]
