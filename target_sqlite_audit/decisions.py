@@ -37,6 +37,36 @@ class StoredKey(t.NamedTuple):
     #: Whether a current row holds it (False: hard-deleted, only in the history).
     alive: bool
 
+    @property
+    def known(self) -> bool:
+        """A stored key has a version (as :attr:`KeyState.known`)."""
+        return True
+
+    @property
+    def deleted(self) -> t.Any:
+        """When it was deleted (as :attr:`KeyState.deleted`)."""
+        return self.deleted_at
+
+
+class Version(t.Protocol):
+    """What :func:`decide` reads of a key: a :class:`KeyState` or a :class:`StoredKey`."""
+
+    @property
+    def digest(self) -> str | None:
+        """Content hash of the current version."""
+
+    @property
+    def rk(self) -> t.Any:
+        """Its replication-key value."""
+
+    @property
+    def deleted(self) -> t.Any:
+        """When it was deleted (None: live)."""
+
+    @property
+    def known(self) -> bool:
+        """Whether the key has a version at all."""
+
 
 #: The verdicts that write a history row.
 WRITES = frozenset({Verdict.INSERT, Verdict.UPDATE, Verdict.DELETE})
@@ -55,6 +85,10 @@ class KeyState:
     #: Whether the key has a version at all.
     known: bool
 
+    def write(self, digest: str, rk: t.Any) -> None:
+        """Take the values of a live version just written."""
+        self.digest, self.rk, self.deleted, self.known = digest, rk, None, True
+
     def become(self, other: KeyState) -> None:
         """Take another state's values (in place: the batch holds this object)."""
         self.digest, self.rk, self.deleted, self.known = (
@@ -65,6 +99,10 @@ class KeyState:
         )
 
 
+#: The decision state of a key with no version (read only: :func:`initial_state` makes new ones).
+UNKNOWN = KeyState(None, None, None, False)
+
+
 def initial_state(found: StoredKey | None) -> KeyState:
     """Decision state of a stored key (or of a new one)."""
     if found is None:
@@ -72,8 +110,12 @@ def initial_state(found: StoredKey | None) -> KeyState:
     return KeyState(found.digest, found.rk, found.deleted_at, True)
 
 
-def decide(state: KeyState, digest: str, marker: t.Any, rk: t.Any) -> Verdict:
-    """What a record does to a key in ``state`` (see :meth:`AuditStore.apply_batch`)."""
+def decide(state: Version, digest: str, marker: t.Any, rk: t.Any) -> Verdict:
+    """What a record does to a key in ``state`` (see :meth:`AuditStore.apply_batch`).
+
+    ``state`` may be the stored version itself: a key's first record in a batch needs no
+    state of its own unless it writes.
+    """
     if marker is not None:
         if not state.known or state.deleted is not None:
             return Verdict.UNCHANGED

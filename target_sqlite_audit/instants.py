@@ -72,6 +72,23 @@ def parse_instant(value: object) -> datetime | None:
     return moment
 
 
+def instant_text(value: object) -> str | None:
+    """``format_instant(parse_instant(value))``, or None when the value is no instant.
+
+    Why: it runs for every version written; an offset-aware ISO 8601 string (what Zoho
+    and most taps send) takes one C parse and one conversion instead of the general path.
+    """
+    if type(value) is str:
+        try:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return moment.astimezone(_UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+        except (ValueError, OverflowError):
+            pass  # the general path decides (other formats; no UTC instant)
+    parsed = parse_instant(value)
+    return format_instant(parsed) if parsed is not None else None
+
+
 def compare_replication_values(new: object, old: object) -> int | None:
     """Compare two replication-key values.
 

@@ -245,8 +245,9 @@ class StreamRegistry(SyncLogStore):
                     '"history_id" INTEGER PRIMARY KEY',
                     *data,
                     '"content_hash" TEXT NOT NULL',
-                    "\"change_type\" TEXT NOT NULL CHECK (change_type IN ('insert', 'update', "
-                    "'delete'))",
+                    # OR, not IN: an IN list builds an ephemeral index at every row's insert.
+                    "\"change_type\" TEXT NOT NULL CHECK (change_type = 'insert' OR "
+                    "change_type = 'update' OR change_type = 'delete')",
                     '"captured_at" TEXT NOT NULL',
                     '"sync_id" INTEGER NOT NULL REFERENCES sync_log (id)',
                     '"changed_fields" TEXT',

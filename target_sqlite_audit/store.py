@@ -36,6 +36,7 @@ from target_sqlite_audit.connection import (
     RESERVED_TABLES,
 )
 from target_sqlite_audit.decisions import (
+    UNKNOWN,
     WRITES,
     KeyState,
     StoredKey,
@@ -46,10 +47,7 @@ from target_sqlite_audit.decisions import (
     starts,
 )
 from target_sqlite_audit.errors import InputError
-from target_sqlite_audit.instants import (
-    format_instant,
-    parse_instant,
-)
+from target_sqlite_audit.instants import instant_text
 from target_sqlite_audit.keyreads import fetch_by_key, fetch_state
 from target_sqlite_audit.registry import StreamRegistry
 from target_sqlite_audit.tables import (
@@ -169,32 +167,43 @@ class AuditStore(StreamRegistry):
                 sim: dict[t.Any, KeyState] = {}
                 actions: list[tuple[int, Verdict]] = []
                 for i, key in enumerate(keys):
-                    state = sim.get(key)
-                    if state is None:
-                        progress = replayed.get(key)
-                        if progress is not None and progress[1] is not None:
-                            state = progress[1]  # a replay in progress since an earlier batch
-                        elif progress is None and key in window:
-                            # First sight of a key the failed run wrote after its last STATE:
-                            # decide from where that run started (see _state_at_mark).
-                            state = self._state_at_mark(conn, table, key)
-                            replayed[key] = [0, state]
-                        else:
-                            state = initial_state(stored.get(key))
-                        sim[key] = state
                     digest = hashes[i]
                     marker = deleted[i]
                     rk = records[i].get(rk_prop) if rk_prop and marker is None else None
-                    verdict = decide(state, digest, marker, rk)
-                    if key in window and verdict in WRITES:
-                        verdict = replay(window[key], replayed, key, verdict, digest, state, stored)
+                    state = sim.get(key)
+                    if state is None and key not in window:
+                        # The key's first record in the batch, no replay: decided on the
+                        # stored version; a state of its own only if it writes.
+                        found = stored.get(key)
+                        verdict = decide(UNKNOWN if found is None else found, digest, marker, rk)
                         if verdict in WRITES:
-                            verdict = decide(state, digest, marker, rk)
+                            state = sim[key] = initial_state(found)
+                    else:
+                        if state is None:
+                            progress = replayed.get(key)
+                            if progress is not None and progress[1] is not None:
+                                state = progress[1]  # a replay in progress since an earlier batch
+                            elif progress is None:
+                                # First sight of a key the failed run wrote after its last
+                                # STATE: decide from where that run started (_state_at_mark).
+                                state = self._state_at_mark(conn, table, key)
+                                replayed[key] = [0, state]
+                            else:
+                                state = initial_state(stored.get(key))
+                            sim[key] = state
+                        verdict = decide(state, digest, marker, rk)
+                        if key in window and verdict in WRITES:
+                            verdict = replay(
+                                window[key], replayed, key, verdict, digest, state, stored
+                            )
+                            if verdict in WRITES:
+                                verdict = decide(state, digest, marker, rk)
                     if verdict is Verdict.UNCHANGED:
                         counts.unchanged += 1
                     elif verdict is Verdict.STALE:
                         counts.stale += 1
                     else:
+                        assert state is not None  # every writing verdict has its state
                         actions.append((i, verdict))
                         if verdict is Verdict.DELETE:
                             counts.deleted += 1
@@ -204,7 +213,7 @@ class AuditStore(StreamRegistry):
                                 counts.inserted += 1
                             else:
                                 counts.updated += 1
-                            state.become(KeyState(digest, rk, None, True))
+                            state.write(digest, rk)
 
                 # Previous versions read once per batch, by history id (both steps need them).
                 versions: dict[int, t.Any] = {}
@@ -221,7 +230,7 @@ class AuditStore(StreamRegistry):
                 if actions:
                     self._write_actions(
                         conn, table, records, rows, actions, keys, hashes, deleted, stored,
-                        captured, versions,
+                        captured, versions, len(unique_keys) == len(keys),
                     )  # fmt: skip
                 self._add_counts(conn, table, counts)
         except _BINDING_ERRORS:
@@ -295,16 +304,27 @@ class AuditStore(StreamRegistry):
         stored: dict[t.Any, StoredKey],
         captured: str,
         versions: dict[int, t.Any],
+        unique: bool,
     ) -> None:
+        """Write the history versions and current rows of a batch's actions.
+
+        ``unique``: no key occurs twice in the batch, so no action follows another of its
+        key (nothing to carry from one to the next in memory).
+        """
         sync_id = self.sync_id
         hard = self.hard_delete
         rk_prop = table.replication_key
 
         # The previous version's data is needed only where a stored record changes.
-        first_action: dict[t.Any, Verdict] = {}
-        for i, action in actions:
-            first_action.setdefault(keys[i], action)
-        wanted = [stored[k].history_id for k, a in first_action.items() if a is not Verdict.INSERT]
+        if unique:
+            wanted = [stored[keys[i]].history_id for i, a in actions if a is not Verdict.INSERT]
+        else:
+            first_action: dict[t.Any, Verdict] = {}
+            for i, action in actions:
+                first_action.setdefault(keys[i], action)
+            wanted = [
+                stored[k].history_id for k, a in first_action.items() if a is not Verdict.INSERT
+            ]
         missing = [history_id for history_id in wanted if history_id not in versions]
         if missing:
             versions.update(self._fetch_versions(conn, table, missing))
@@ -317,6 +337,7 @@ class AuditStore(StreamRegistry):
         live: dict[t.Any, _Latest] = {}
         # key -> (history_id of its last version, deleted_at); None when hard-deleted
         final: dict[t.Any, tuple[int, t.Any] | None] = {}
+        deleting = False
 
         for i, action in actions:
             key = keys[i]
@@ -327,9 +348,9 @@ class AuditStore(StreamRegistry):
                 current = _Latest(row, found.digest, None, valid_from or "", found.history_id)
             if action is Verdict.DELETE:
                 assert current is not None
-                moment = parse_instant(deleted[i])
+                deleting = True
                 valid_from = starts(
-                    format_instant(moment) if moment else captured, current.valid_from, captured
+                    instant_text(deleted[i]) or captured, current.valid_from, captured
                 )
                 self._close(current, valid_from, closes)
                 history = history_row(
@@ -346,8 +367,9 @@ class AuditStore(StreamRegistry):
                     final[key] = (next_id, _storable(deleted[i]))
             else:
                 row = rows[i]
-                moment = parse_instant(records[i].get(rk_prop)) if rk_prop else None
-                valid_from = format_instant(moment) if moment else captured
+                valid_from = (
+                    instant_text(records[i].get(rk_prop)) if rk_prop else None
+                ) or captured
                 changed: str | None = None
                 if current is not None:
                     valid_from = starts(valid_from, current.valid_from, captured)
@@ -359,7 +381,8 @@ class AuditStore(StreamRegistry):
                     table.open_valid_to,
                 )  # fmt: skip
                 history_rows.append(history)
-                live[key] = _Latest(row, digest, history, valid_from, next_id)
+                if not unique:
+                    live[key] = _Latest(row, digest, history, valid_from, next_id)
                 final[key] = (next_id, None)
             next_id += 1
 
@@ -373,6 +396,11 @@ class AuditStore(StreamRegistry):
                     "INSERT OR REPLACE INTO _audit_meta (key, value) VALUES ('hard_deleted', '1')"
                 )
                 self._hard_deleted = True
+        if unique and not deleting:
+            # Every version written is its key's last, none deleted: the current rows are
+            # the batch's range of history ids (no list of them to write first).
+            conn.execute(table.upsert_range_sql, (next_id - len(history_rows), next_id - 1))
+            return
         finals = [version for version in final.values() if version]
         if finals:
             conn.executemany(

@@ -286,6 +286,14 @@ class StreamTable:
             f'FROM temp._audit_final AS f JOIN {h_q} AS h ON h."history_id" = f.history_id '
             f"WHERE 1 ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         )
+        #: The same from a range of history ids (parameters: first, last), none deleted.
+        self.upsert_range_sql = (
+            f"INSERT INTO {t_q} ({', '.join(cur_cols)}) "
+            f'SELECT {h_data}, h."captured_at", h."captured_at", NULL, '
+            f'h."content_hash", h."sync_id", h."history_id" '
+            f'FROM {h_q} AS h WHERE h."history_id" BETWEEN ? AND ? '
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
         self.delete_sql = f"DELETE FROM {t_q} WHERE " + key_condition(self.key_columns, 1)
         #: In-place update of the ignored columns and the content hash of one key.
         self.touch_sql = (

@@ -299,3 +299,41 @@ def test_the_summary_counts_errors(audit):
     bad = audit.cli(audit.lines([audit.record("nope", {"id": "a"})]))
     assert bad.returncode != 0
     assert ", 1 error, database" in bad.stderr.decode()
+
+
+def test_current_rows_are_the_last_versions_however_a_batch_is_written(audit):
+    """Unique keys copy a range of history ids; repeats and deletions go by the list of finals."""
+    schema = audit.schema("s", LEAD, bookmarks=["Modified_Time"])
+    rec = lambda i, s, t: audit.record("s", {"id": i, "status": s, "Modified_Time": t})  # noqa: E731
+    gone = lambda i, t: audit.record("s", {"id": i, "_sdc_deleted_at": t})  # noqa: E731
+    batches = [
+        [rec("a", "new", "1"), rec("b", "new", "1"), rec("c", "new", "1")],  # inserts
+        [rec("a", "open", "2"), rec("d", "new", "2")],  # an update and an insert
+        [rec("b", "open", "2"), rec("b", "won", "3"), gone("c", "3"), rec("e", "new", "3")],
+        [rec("c", "back", "4"), rec("a", "lost", "4")],  # an undelete and an update
+    ]
+    for batch in batches:
+        assert audit.run([schema, *batch]).error is None
+        current = {
+            row["id"]: (row["status"], row["_history_id"], row["_deleted_at"])
+            for row in audit.query('SELECT id, status, _history_id, _deleted_at FROM "s"')
+        }
+        last = {
+            row["id"]: (row["status"], row["history_id"])
+            for row in audit.query(
+                'SELECT id, status, history_id FROM "s_history" AS h WHERE history_id = '
+                '(SELECT max(history_id) FROM "s_history" WHERE id = h.id)'
+            )
+        }
+        assert {key: value[:2] for key, value in current.items()} == last
+        deleted = {key for key, value in current.items() if value[2] is not None}
+        assert deleted == ({"c"} if batch is batches[2] else set())
+    assert {row["id"]: row["status"] for row in audit.query('SELECT id, status FROM "s"')} == {
+        "a": "lost", "b": "won", "c": "back", "d": "new", "e": "new"
+    }  # fmt: skip
+
+
+def test_the_history_refuses_an_unknown_change_type(audit):
+    audit.run([audit.schema("s", LEAD), audit.record("s", {"id": "a", "status": "new"})])
+    with sqlite3.connect(audit.database) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE s_history SET change_type = 'upsert'")

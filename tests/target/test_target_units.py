@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from target_sqlite_audit.columns import column_kind, compatible
-from target_sqlite_audit.instants import compare_replication_values, format_instant, parse_instant
+from target_sqlite_audit.decisions import UNKNOWN, StoredKey, decide, initial_state
+from target_sqlite_audit.instants import (
+    compare_replication_values,
+    format_instant,
+    instant_text,
+    parse_instant,
+)
 from target_sqlite_audit.naming import assign_column_names, quote_ident, snake_case, table_name_for
 
 
@@ -81,6 +89,41 @@ def test_instants_are_fixed_width_utc():
     assert parse_instant("yesterday") is None
 
 
+def _general_text(value: object) -> str | None:
+    moment = parse_instant(value)
+    return format_instant(moment) if moment is not None else None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-11-03T01:30:00-07:00",
+        "2024-11-03T01:30:00.123456Z",
+        "2024-11-03T01:30:00z",
+        " 2024-11-03T01:30:00+05:30 ",
+        "2024-11-03T01:30:00",
+        "2024-11-03",
+        "0001-01-01T00:00:00+01:00",  # no UTC instant
+        "9999-12-31T23:59:59-01:00",
+        "yesterday",
+        "",
+        None,
+        1700000000,
+    ],
+)
+def test_instant_text_is_the_general_path(value):
+    assert instant_text(value) == _general_text(value)
+
+
+@given(
+    st.datetimes(timezones=st.timezones()).map(lambda m: m.isoformat())
+    | st.datetimes().map(lambda m: m.isoformat(sep=" "))
+    | st.text(max_size=30)
+)
+def test_instant_text_agrees_with_parse_then_format(value):
+    assert instant_text(value) == _general_text(value)
+
+
 @pytest.mark.parametrize(
     ("schema", "kind"),
     [
@@ -129,3 +172,31 @@ def test_history_rows_are_built_in_the_history_tables_column_order():
     assert by_name["valid_to"] == "t"
     assert by_name["is_current"] == 0
     assert by_name["valid_from"] == "f"
+
+
+_RK = st.none() | st.sampled_from(
+    ["2024-11-03T01:30:00-07:00", "2024-11-03T01:10:00-08:00", "2024-11-03T09:00:00Z"]
+)
+
+
+@given(
+    found=st.none()
+    | st.builds(
+        StoredKey,
+        digest=st.sampled_from(["a", "b"]),
+        rk=_RK,
+        deleted_at=_RK,
+        sync_id=st.just(1),
+        history_id=st.just(7),
+        alive=st.booleans(),
+    ),
+    digest=st.sampled_from(["a", "b"]),
+    marker=_RK,
+    rk=_RK,
+)
+def test_a_first_record_is_decided_alike_on_the_stored_version_or_a_state_of_it(
+    found, digest, marker, rk
+):
+    """The store decides a key's first record on its StoredKey (or UNKNOWN) without a state."""
+    on_stored = decide(UNKNOWN if found is None else found, digest, marker, rk)
+    assert on_stored is decide(initial_state(found), digest, marker, rk)
