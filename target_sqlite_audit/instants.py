@@ -23,8 +23,25 @@ def format_instant(moment: datetime) -> str:
         ISO 8601 UTC text with milliseconds and a ``Z`` suffix.
     """
     if moment.tzinfo is not None:
-        moment = moment.astimezone(_UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
+        moment = moment.astimezone(_UTC)
+    return _utc_text(moment)
+
+
+_TWO = [f"{i:02d}" for i in range(100)]
+_THREE = [f"{i:03d}" for i in range(1000)]
+
+
+def _utc_text(u: datetime) -> str:
+    """Fixed-width text of a UTC (or naive) datetime, milliseconds truncated.
+
+    Why not ``isoformat`` or ``%``: both format every field through C formatting calls
+    (about 3x the time of joining precomputed digits); this runs for every version written.
+    """
+    year = u.year
+    return (
+        f"{year if year >= 1000 else f'{year:04d}'}-{_TWO[u.month]}-{_TWO[u.day]}T"
+        f"{_TWO[u.hour]}:{_TWO[u.minute]}:{_TWO[u.second]}.{_THREE[u.microsecond // 1000]}Z"
+    )
 
 
 def utc_now_text() -> str:
@@ -82,7 +99,7 @@ def instant_text(value: object) -> str | None:
         try:
             moment = datetime.fromisoformat(value)
             if moment.tzinfo is not None:
-                return moment.astimezone(_UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+                return _utc_text(moment.astimezone(_UTC))
         except (ValueError, OverflowError):
             pass  # the general path decides (other formats; no UTC instant)
     parsed = parse_instant(value)

@@ -133,6 +133,7 @@ class AuditStore(StreamRegistry):
         deleted: list[t.Any] = []
         rk_prop = table.replication_key
         build_row, row_hash, key_of = table.build_row, table.row_hash, table.key_of
+        at = table.text_key_at
         i = 0
         try:
             for i, record in enumerate(records):  # noqa: B007 - `i` names the failing line
@@ -140,7 +141,8 @@ class AuditStore(StreamRegistry):
                 digest = row_hash(row)
                 rows.append(row)
                 hashes.append(digest)
-                keys.append(key_of(record, digest))
+                key = row[at] if at is not None else None
+                keys.append(key if type(key) is str else key_of(record, digest))
                 marker = record.get(DELETED_MARKER)
                 deleted.append(None if marker == "" else marker)
         except Unstorable as exc:
@@ -156,6 +158,7 @@ class AuditStore(StreamRegistry):
         try:
             with self._transaction(what) as conn:
                 unique_keys = list(dict.fromkeys(keys))
+                unique = len(unique_keys) == len(keys)  # no key twice in the batch
                 stored = self._fetch_state(conn, table, unique_keys)
                 if self.hard_delete or self._hard_deleted:
                     gone = [key for key in unique_keys if key not in stored]
@@ -176,7 +179,7 @@ class AuditStore(StreamRegistry):
                         # stored version; a state of its own only if it writes.
                         found = stored.get(key)
                         verdict = decide(UNKNOWN if found is None else found, digest, marker, rk)
-                        if verdict in WRITES:
+                        if verdict in WRITES and not unique:  # a later record may follow it
                             state = sim[key] = initial_state(found)
                     else:
                         if state is None:
@@ -203,17 +206,18 @@ class AuditStore(StreamRegistry):
                     elif verdict is Verdict.STALE:
                         counts.stale += 1
                     else:
-                        assert state is not None  # every writing verdict has its state
                         actions.append((i, verdict))
                         if verdict is Verdict.DELETE:
                             counts.deleted += 1
-                            state.deleted = marker
+                            if state is not None:
+                                state.deleted = marker
                         else:
                             if verdict is Verdict.INSERT:
                                 counts.inserted += 1
                             else:
                                 counts.updated += 1
-                            state.write(digest, rk)
+                            if state is not None:
+                                state.write(digest, rk)
 
                 # Previous versions read once per batch, by history id (both steps need them).
                 versions: dict[int, t.Any] = {}
@@ -230,7 +234,7 @@ class AuditStore(StreamRegistry):
                 if actions:
                     self._write_actions(
                         conn, table, records, rows, actions, keys, hashes, deleted, stored,
-                        captured, versions, len(unique_keys) == len(keys),
+                        captured, versions, unique,
                     )  # fmt: skip
                 self._add_counts(conn, table, counts)
         except _BINDING_ERRORS:
@@ -330,8 +334,9 @@ class AuditStore(StreamRegistry):
             versions.update(self._fetch_versions(conn, table, missing))
         previous = versions
 
-        next_id = int(conn.execute(table.max_history_sql).fetchone()[0]) + 1
+        first_id = next_id = int(conn.execute(table.max_history_sql).fetchone()[0]) + 1
         history_rows: list[list[t.Any]] = []
+        new_versions: list[list[t.Any]] = []  # open inserts, for insert_new_sql
         closes: list[tuple[str, int]] = []
         removed: list[t.Any] = []
         live: dict[t.Any, _Latest] = {}
@@ -376,17 +381,25 @@ class AuditStore(StreamRegistry):
                     self._close(current, valid_from, closes)
                     changed = orjson.dumps(table.changed_columns(current.data, row)).decode()
                 digest = hashes[i]
-                history = history_row(
-                    next_id, row, digest, action.value, captured, sync_id, changed, 1, valid_from,
-                    table.open_valid_to,
-                )  # fmt: skip
-                history_rows.append(history)
-                if not unique:
-                    live[key] = _Latest(row, digest, history, valid_from, next_id)
+                if unique and action is Verdict.INSERT:  # open, and no later action closes it
+                    new_versions.append(
+                        table.new_version(next_id, row, digest, captured, sync_id, valid_from)
+                    )
+                else:
+                    history = history_row(
+                        next_id, row, digest, action.value, captured, sync_id, changed, 1,
+                        valid_from, table.open_valid_to,
+                    )  # fmt: skip
+                    history_rows.append(history)
+                    if not unique:
+                        live[key] = _Latest(row, digest, history, valid_from, next_id)
                 final[key] = (next_id, None)
             next_id += 1
 
-        conn.executemany(table.insert_history_sql, history_rows)
+        if new_versions:
+            conn.executemany(table.insert_new_sql, new_versions)
+        if history_rows:
+            conn.executemany(table.insert_history_sql, history_rows)
         if closes:
             conn.executemany(table.close_history_sql, closes)
         if removed:
@@ -399,7 +412,7 @@ class AuditStore(StreamRegistry):
         if unique and not deleting:
             # Every version written is its key's last, none deleted: the current rows are
             # the batch's range of history ids (no list of them to write first).
-            conn.execute(table.upsert_range_sql, (next_id - len(history_rows), next_id - 1))
+            conn.execute(table.upsert_range_sql, (first_id, next_id - 1))
             return
         finals = [version for version in final.values() if version]
         if finals:

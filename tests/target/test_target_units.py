@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -200,3 +202,15 @@ def test_a_first_record_is_decided_alike_on_the_stored_version_or_a_state_of_it(
     """The store decides a key's first record on its StoredKey (or UNKNOWN) without a state."""
     on_stored = decide(UNKNOWN if found is None else found, digest, marker, rk)
     assert on_stored is decide(initial_state(found), digest, marker, rk)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),  # a UTC instant exists for every offset
+        max_value=datetime(9998, 12, 31),
+        timezones=st.none() | st.timezones(),
+    )
+)
+def test_format_instant_is_isoformat_in_utc_with_milliseconds(moment):
+    utc = moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    assert format_instant(moment) == utc.isoformat(timespec="milliseconds") + "Z"
