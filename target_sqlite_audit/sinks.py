@@ -15,6 +15,7 @@ import typing as t
 
 from singer_sdk.sinks import BatchSink
 
+from target_sqlite_audit.batch import PreparedBatch
 from target_sqlite_audit.errors import InputError, MissingKeyError
 from target_sqlite_audit.store import DELETED_MARKER, StreamTable
 from target_sqlite_audit.tables import SDK_METADATA
@@ -61,8 +62,7 @@ class AuditSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.replication_key: str | None = target.replication_key_for(stream_name)
         self.table: StreamTable | None = None
-        self._records: list[dict] = []
-        self._lines: list[int] = []
+        self._batch: PreparedBatch | None = None
         #: Queued records that precede the latest STATE message (None: no STATE since the
         #: last drain); the store turns it into the history id that STATE covers.
         self._state_boundary: int | None = None
@@ -96,7 +96,7 @@ class AuditSink(BatchSink):
 
     @override
     def setup(self) -> None:
-        """Create or extend this stream's tables."""
+        """Create or extend this stream's tables (after a drain: no record is queued)."""
         self.table = self.audit_target.store.register_stream(
             self.stream_name,
             self.schema.get("properties", {}),
@@ -105,6 +105,15 @@ class AuditSink(BatchSink):
             lenient=self._validator is None,
             line=self.audit_target.line_number or None,
         )
+        if not self._batch:  # rows already queued keep the table they were built for
+            self._batch = PreparedBatch(self.table)
+
+    def _queue(self) -> PreparedBatch:
+        """The batch records are queued in (tables created on first use)."""
+        if self._batch is None:
+            self.setup()
+        assert self._batch is not None
+        return self._batch
 
     def set_replication_key(self, replication_key: str | None) -> None:
         """Switch the property used for the stale check (a SCHEMA changed it).
@@ -154,15 +163,14 @@ class AuditSink(BatchSink):
                     f"property {key!r} {state}."
                 )
                 raise MissingKeyError(msg)
-        records = self._records
-        records.append(record)
-        self._lines.append(line)
-        return len(records) >= self.batch_limit
+        batch = self._batch if self._batch is not None else self._queue()
+        batch.add(record, line)
+        return len(batch) >= self.batch_limit
 
     def note_state(self) -> None:
         """A STATE message was read: the records queued now are the ones it covers."""
-        if self._records:
-            self._state_boundary = len(self._records)
+        if self._batch:
+            self._state_boundary = len(self._batch)
         elif self.table is not None:
             self._state_boundary = None
             self.audit_target.store.note_covered(self.table)
@@ -171,7 +179,7 @@ class AuditSink(BatchSink):
     @override
     def current_size(self) -> int:
         """Records queued and not yet drained."""
-        return len(self._records)
+        return len(self._batch) if self._batch is not None else 0
 
     @override
     def process_record(self, record: dict, context: dict) -> None:
@@ -181,24 +189,23 @@ class AuditSink(BatchSink):
             record: The record.
             context: Batch context (unused).
         """
-        self._records.append(record)
-        self._lines.append(self.audit_target.line_number)
+        self._queue().add(record, self.audit_target.line_number)
 
     @override
     def start_drain(self) -> dict:
         """Hand the queued records over for draining and start a new batch.
 
         Returns:
-            The batch context: ``records`` and their input ``lines``.
+            The batch context: the ``batch`` (a :class:`PreparedBatch`) and ``covered``.
         """
-        records, lines = self._records, self._lines
-        self._records, self._lines = [], []
-        context = {"records": records, "lines": lines, "covered": self._state_boundary}
+        batch = self._queue()
+        self._batch = PreparedBatch(batch.table)
+        context = {"batch": batch, "covered": self._state_boundary}
         self._state_boundary = None
         self._context_draining = context
         # Tallies and the record-count metric are updated per batch, not per record.
-        self.tally_record_read(len(records))
-        self._record_counter.increment(len(records))
+        self.tally_record_read(len(batch))
+        self._record_counter.increment(len(batch))
         return context
 
     @override
@@ -206,28 +213,24 @@ class AuditSink(BatchSink):
         """Apply a batch to the store in one transaction.
 
         Args:
-            context: ``records`` and (optionally) their input ``lines``.
+            context: The ``batch`` of :meth:`start_drain`, or the SDK's ``records`` of
+                BATCH files.
         """
-        records: list[dict] = context.get("records", [])
-        lines: list[int] | None = context.get("lines")
-        if lines is None:  # BATCH messages: records come from files, not input lines
+        batch: PreparedBatch | None = context.get("batch")
+        if batch is None:  # BATCH messages: records come from files, not input lines
             line = self.audit_target.line_number
             stream_map = self.audit_target.batch_map(self.stream_name)
             # The SDK reads BATCH files with Decimal numbers and applies no stream map.
-            records = [_plain_numbers(record) for record in records]
+            records = [_plain_numbers(record) for record in context.get("records", [])]
             if stream_map is not None:
                 mapped = (stream_map.transform(record) for record in records)
                 records = [record for record in mapped if record is not None]
-            lines = [line] * len(records)
+            batch = PreparedBatch(self._queue().table)
             for record in records:
                 self._check_batch_file_record(record, line)
-        if self.table is None:
-            self.setup()
-        assert self.table is not None
-        counts = self.audit_target.store.apply_batch(
-            self.table, records, lines, covered=context.get("covered")
-        )
-        self.audit_target.add_counts(self.stream_name, self.table.table, counts)
+                batch.add(record, line)
+        counts = self.audit_target.store.apply_batch(batch, covered=context.get("covered"))
+        self.audit_target.add_counts(self.stream_name, batch.table.table, counts)
 
     def _check_batch_file_record(self, record: dict, line: int) -> None:
         if self._check is not None:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import sqlite3
 import typing as t
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
 
+from target_sqlite_audit.batch import PreparedBatch
 from target_sqlite_audit.connection import (
     _BINDING_ERRORS,
     DELETED_MARKER,
@@ -46,14 +47,12 @@ from target_sqlite_audit.decisions import (
     replay,
     starts,
 )
-from target_sqlite_audit.errors import InputError
 from target_sqlite_audit.instants import instant_text
 from target_sqlite_audit.keyreads import fetch_by_key, fetch_state
 from target_sqlite_audit.registry import StreamRegistry
 from target_sqlite_audit.tables import (
     BatchCounts,
     StreamTable,
-    Unstorable,
     chunks,
     close_history_row,
     history_row,
@@ -81,9 +80,7 @@ class AuditStore(StreamRegistry):
 
     def apply_batch(
         self,
-        table: StreamTable,
-        records: Sequence[Mapping[str, t.Any]],
-        lines: Sequence[int],
+        batch: PreparedBatch,
         *,
         covered: int | None = None,
     ) -> BatchCounts:
@@ -104,10 +101,8 @@ class AuditStore(StreamRegistry):
         History rows, the current rows and the sync-log counts commit together.
 
         Args:
-            table: The stream's table (from :meth:`register_stream`).
-            records: Validated records, in input order.
-            lines: The input line number of each record.
-
+            batch: Validated records of one stream, in input order, as rows of its table
+                (from :meth:`register_stream`).
             covered: How many of the records precede the latest STATE message read (None:
                 none was read since the previous batch). The history id that STATE covers is
                 kept for :meth:`checkpoint`: a rerun resumed from it replays only later ones.
@@ -116,44 +111,21 @@ class AuditStore(StreamRegistry):
             The batch's counts.
 
         Raises:
-            InputError: A record holds a value SQLite cannot store.
+            InputError: A record holds a value SQLite refuses to bind.
         """
-        counts = BatchCounts(fetched=len(records))
-        if not records:
+        table = batch.table
+        counts = BatchCounts(fetched=len(batch))
+        if not batch:
             if covered is not None:
                 self.note_covered(table)
             return counts
+        lines = batch.lines
         what = f"Writing stream {table.stream!r} ({line_span(lines)}) to {self.path}"
         captured = self._clock()
 
-        # Pass 0: row, hash, key and deletion marker of every record.
-        rows: list[list[t.Any]] = []
-        hashes: list[str] = []
-        keys: list[t.Any] = []
-        deleted: list[t.Any] = []
-        rk_prop = table.replication_key
-        build_row, row_hash, key_of = table.build_row, table.row_hash, table.key_of
-        at = table.text_key_at
-        i = 0
-        try:
-            for i, record in enumerate(records):  # noqa: B007 - `i` names the failing line
-                row = build_row(record)
-                digest = row_hash(row)
-                rows.append(row)
-                hashes.append(digest)
-                key = row[at] if at is not None else None
-                keys.append(key if type(key) is str else key_of(record, digest))
-                marker = record.get(DELETED_MARKER)
-                deleted.append(None if marker == "" else marker)
-        except Unstorable as exc:
-            msg = (
-                f"Record on line {lines[i]} of stream {table.stream!r} cannot be stored: "
-                f"property {exc.prop!r} {exc.why}."
-            )
-            raise InputError(msg) from exc
-        except (TypeError, ValueError, OverflowError) as exc:
-            msg = f"Record on line {lines[i]} of stream {table.stream!r} cannot be stored: {exc}."
-            raise InputError(msg) from exc
+        rows, hashes, keys, deleted, rks = (
+            batch.rows, batch.hashes, batch.keys, batch.deleted, batch.rks
+        )  # fmt: skip
 
         try:
             with self._transaction(what) as conn:
@@ -172,7 +144,7 @@ class AuditStore(StreamRegistry):
                 for i, key in enumerate(keys):
                     digest = hashes[i]
                     marker = deleted[i]
-                    rk = records[i].get(rk_prop) if rk_prop and marker is None else None
+                    rk = rks[i] if marker is None else None
                     state = sim.get(key)
                     if state is None and key not in window:
                         # The key's first record in the batch, no replay: decided on the
@@ -233,12 +205,12 @@ class AuditStore(StreamRegistry):
                     )
                 if actions:
                     self._write_actions(
-                        conn, table, records, rows, actions, keys, hashes, deleted, stored,
+                        conn, table, rks, rows, actions, keys, hashes, deleted, stored,
                         captured, versions, unique,
                     )  # fmt: skip
                 self._add_counts(conn, table, counts)
         except _BINDING_ERRORS:
-            described = describe_unstorable(table, records, lines)
+            described = describe_unstorable(table, rows, lines)
             if described is None:
                 raise
             raise described from None
@@ -299,7 +271,7 @@ class AuditStore(StreamRegistry):
         self,
         conn: sqlite3.Connection,
         table: StreamTable,
-        records: Sequence[Mapping[str, t.Any]],
+        rks: list[t.Any],
         rows: list[list[t.Any]],
         actions: list[tuple[int, Verdict]],
         keys: list[t.Any],
@@ -372,9 +344,7 @@ class AuditStore(StreamRegistry):
                     final[key] = (next_id, _storable(deleted[i]))
             else:
                 row = rows[i]
-                valid_from = (
-                    instant_text(records[i].get(rk_prop)) if rk_prop else None
-                ) or captured
+                valid_from = (instant_text(rks[i]) if rk_prop else None) or captured
                 changed: str | None = None
                 if current is not None:
                     valid_from = starts(valid_from, current.valid_from, captured)

@@ -1,6 +1,6 @@
 """Which record and property a batch SQLite refused to bind holds, in one sentence.
 
-Only after a batch failed: the records are tried one by one against a scratch connection.
+Only after a batch failed: the rows are tried value by value against a scratch connection.
 """
 
 from __future__ import annotations
@@ -10,30 +10,23 @@ import typing as t
 
 from target_sqlite_audit.connection import _BINDING_ERRORS
 from target_sqlite_audit.errors import InputError
-from target_sqlite_audit.tables import StreamTable, Unstorable
+from target_sqlite_audit.tables import StreamTable
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 __all__ = ["describe_unstorable"]
 
 
 def describe_unstorable(
     table: StreamTable,
-    records: Sequence[Mapping[str, t.Any]],
+    rows: Sequence[Sequence[t.Any]],
     lines: Sequence[int],
 ) -> InputError | None:
     """Find the record and property behind a binding error and describe it."""
     scratch = sqlite3.connect(":memory:")
     try:
-        for record, line in zip(records, lines, strict=True):
-            try:
-                row = table.build_row(record)
-            except Unstorable as bad:
-                return InputError(
-                    f"Record on line {line} of stream {table.stream!r} cannot be "
-                    f"stored: property {bad.prop!r} {bad.why}."
-                )
+        for row, line in zip(rows, lines, strict=True):
             for prop, value in zip(table.props, row, strict=True):
                 try:
                     scratch.execute("SELECT ?", (value,))

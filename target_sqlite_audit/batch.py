@@ -1,0 +1,71 @@
+"""A batch of one stream's records, turned into rows as they arrive.
+
+Each record becomes its row, content hash, key, deletion marker and replication-key value
+when the sink accepts it, while it is still in the processor's cache; the record itself
+is not kept. The store then decides and writes the batch from these lists alone.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+
+from target_sqlite_audit.connection import DELETED_MARKER
+from target_sqlite_audit.errors import InputError
+from target_sqlite_audit.tables import StreamTable, Unstorable
+
+
+class PreparedBatch:
+    """The queued records of one stream, as the store needs them (parallel lists)."""
+
+    __slots__ = ("deleted", "hashes", "keys", "lines", "rks", "rows", "table")
+
+    def __init__(self, table: StreamTable) -> None:
+        """Start an empty batch for ``table`` (the rows follow its columns)."""
+        self.table = table
+        #: Data column values of each record (:meth:`StreamTable.build_row`).
+        self.rows: list[list[t.Any]] = []
+        #: Content hash of each row.
+        self.hashes: list[str] = []
+        #: Lookup key of each record (:meth:`StreamTable.key_of`).
+        self.keys: list[t.Any] = []
+        #: Deletion marker of each record (None: live).
+        self.deleted: list[t.Any] = []
+        #: Replication-key value of each record (None without a replication key).
+        self.rks: list[t.Any] = []
+        #: Input line of each record.
+        self.lines: list[int] = []
+
+    def __len__(self) -> int:
+        """Records in the batch."""
+        return len(self.rows)
+
+    def add(self, record: Mapping[str, t.Any], line: int) -> None:
+        """Queue a validated record read on ``line``.
+
+        Raises:
+            InputError: The record holds a value SQLite cannot store.
+        """
+        table = self.table
+        try:
+            row = table.build_row(record)
+            digest = table.row_hash(row)
+        except Unstorable as exc:
+            msg = (
+                f"Record on line {line} of stream {table.stream!r} cannot be stored: "
+                f"property {exc.prop!r} {exc.why}."
+            )
+            raise InputError(msg) from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            msg = f"Record on line {line} of stream {table.stream!r} cannot be stored: {exc}."
+            raise InputError(msg) from exc
+        self.rows.append(row)
+        self.hashes.append(digest)
+        at = table.text_key_at
+        key = row[at] if at is not None else None
+        self.keys.append(key if type(key) is str else table.key_of(record, digest))
+        marker = record.get(DELETED_MARKER)
+        self.deleted.append(None if marker == "" else marker)
+        rk_prop = table.replication_key
+        self.rks.append(record.get(rk_prop) if rk_prop else None)
+        self.lines.append(line)
