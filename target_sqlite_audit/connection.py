@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from target_sqlite_audit.bookkeeping import CURRENT_BOOKKEEPING, HISTORY_BOOKKEEPING
 from target_sqlite_audit.errors import StorageError
 from target_sqlite_audit.instants import (
     utc_now_text,
@@ -17,10 +18,6 @@ from target_sqlite_audit.instants import (
 from target_sqlite_audit.locking import WriterLock
 from target_sqlite_audit.migrations import migrate, refuse_newer, set_open_valid_to
 from target_sqlite_audit.policy import HistoryPolicy
-from target_sqlite_audit.tables import (
-    CURRENT_BOOKKEEPING,
-    HISTORY_BOOKKEEPING,
-)
 
 RESERVED_COLUMNS = frozenset(name.lower() for name in CURRENT_BOOKKEEPING + HISTORY_BOOKKEEPING)
 RESERVED_TABLES = frozenset(

@@ -6,8 +6,9 @@ import sqlite3
 import typing as t
 from collections.abc import Sequence
 
+from target_sqlite_audit.bookkeeping import chunks
 from target_sqlite_audit.decisions import StoredKey
-from target_sqlite_audit.tables import StreamTable, chunks
+from target_sqlite_audit.tables import StreamTable
 
 #: Batches of fewer keys are looked up key by key (a range scan saves nothing on them).
 RANGE_MIN = 50

@@ -16,9 +16,9 @@ import typing as t
 from singer_sdk.sinks import BatchSink
 
 from target_sqlite_audit.batch import PreparedBatch
+from target_sqlite_audit.bookkeeping import SDK_METADATA
 from target_sqlite_audit.errors import InputError, MissingKeyError
 from target_sqlite_audit.store import DELETED_MARKER, StreamTable
-from target_sqlite_audit.tables import SDK_METADATA
 from target_sqlite_audit.validation import (
     FastValidator,
     describe_validation_error,

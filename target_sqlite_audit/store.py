@@ -31,6 +31,13 @@ from dataclasses import dataclass
 import orjson
 
 from target_sqlite_audit.batch import PreparedBatch
+from target_sqlite_audit.bookkeeping import (
+    BatchCounts,
+    chunks,
+    close_history_row,
+    history_row,
+    line_span,
+)
 from target_sqlite_audit.connection import (
     _BINDING_ERRORS,
     DELETED_MARKER,
@@ -50,14 +57,7 @@ from target_sqlite_audit.decisions import (
 from target_sqlite_audit.instants import instant_text
 from target_sqlite_audit.keyreads import fetch_by_key, fetch_state
 from target_sqlite_audit.registry import StreamRegistry
-from target_sqlite_audit.tables import (
-    BatchCounts,
-    StreamTable,
-    chunks,
-    close_history_row,
-    history_row,
-    line_span,
-)
+from target_sqlite_audit.tables import StreamTable
 from target_sqlite_audit.unstorable import describe_unstorable
 
 __all__ = ["DELETED_MARKER", "RESERVED_TABLES", "AuditStore", "BatchCounts", "StreamTable"]

@@ -8,13 +8,11 @@ import typing as t
 
 import orjson
 
+from target_sqlite_audit.bookkeeping import BatchCounts
 from target_sqlite_audit.connection import (
     StoreConnection,
 )
-from target_sqlite_audit.tables import (
-    BatchCounts,
-    StreamTable,
-)
+from target_sqlite_audit.tables import StreamTable
 
 
 class SyncLogStore(StoreConnection):

@@ -159,7 +159,7 @@ def test_type_compatibility():
 def test_history_rows_are_built_in_the_history_tables_column_order():
     import inspect
 
-    from target_sqlite_audit.tables import (
+    from target_sqlite_audit.bookkeeping import (
         HISTORY_BOOKKEEPING,
         close_history_row,
         history_row,
