@@ -31,21 +31,14 @@ class StoredKey(t.NamedTuple):
     digest: str | None
     rk: t.Any
     #: When it was deleted (for a hard-deleted key, its delete version's ``valid_from``).
-    deleted_at: t.Any
+    deleted: t.Any
     sync_id: int | None
     history_id: int
     #: Whether a current row holds it (False: hard-deleted, only in the history).
     alive: bool
-
-    @property
-    def known(self) -> bool:
-        """A stored key has a version (as :attr:`KeyState.known`)."""
-        return True
-
-    @property
-    def deleted(self) -> t.Any:
-        """When it was deleted (as :attr:`KeyState.deleted`)."""
-        return self.deleted_at
+    #: Always True: a stored key has a version (fields, not properties, as in
+    #: :class:`KeyState`, because :func:`decide` reads them for every record).
+    known: bool = True
 
 
 class Version(t.Protocol):
@@ -107,7 +100,7 @@ def initial_state(found: StoredKey | None) -> KeyState:
     """Decision state of a stored key (or of a new one)."""
     if found is None:
         return KeyState(None, None, None, False)
-    return KeyState(found.digest, found.rk, found.deleted_at, True)
+    return KeyState(found.digest, found.rk, found.deleted, True)
 
 
 def decide(state: Version, digest: str, marker: t.Any, rk: t.Any) -> Verdict:

@@ -48,7 +48,7 @@ def fetch_range(
         return None
     wanted = set(keys)
     new = tuple.__new__  # StoredKey._make without its Python-level length check
-    return {row[0]: new(StoredKey, (*row[1:], True)) for row in rows if row[0] in wanted}
+    return {row[0]: new(StoredKey, (*row[1:], True, True)) for row in rows if row[0] in wanted}
 
 
 def fetch_by_key(
@@ -65,5 +65,5 @@ def fetch_by_key(
         params = [v for key in chunk for v in table.key_params(key)]
         for row in conn.execute(sql_for(len(chunk)), params):
             key = row[0] if width == 1 else tuple(row[:width])
-            found[key] = StoredKey._make((*row[width:], alive))
+            found[key] = StoredKey._make((*row[width:], alive, True))
     return found

@@ -242,7 +242,7 @@ class AuditStore(StreamRegistry):
                 action is Verdict.UPDATE
                 and key not in seen
                 and found is not None
-                and not found.deleted_at
+                and not found.deleted
             ):
                 candidates[i] = found.history_id
             seen.add(key)
