@@ -115,7 +115,10 @@ def decide(state: Version, digest: str, marker: t.Any, rk: t.Any) -> Verdict:
         return Verdict.STALE if older(marker, state.rk) else Verdict.DELETE
     if not state.known:
         return Verdict.INSERT
-    if older(rk, state.rk) or (state.deleted is not None and older(rk, state.deleted)):
+    stored_rk = state.rk
+    if (rk != stored_rk and older(rk, stored_rk)) or (
+        state.deleted is not None and older(rk, state.deleted)
+    ):
         return Verdict.STALE
     return Verdict.UNCHANGED if state.digest == digest else Verdict.UPDATE
 

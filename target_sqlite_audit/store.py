@@ -151,7 +151,7 @@ class AuditStore(StreamRegistry):
                         # stored version; a state of its own only if it writes.
                         found = stored.get(key)
                         verdict = decide(UNKNOWN if found is None else found, digest, marker, rk)
-                        if verdict in WRITES and not unique:  # a later record may follow it
+                        if not unique and verdict in WRITES:  # a later record may follow it
                             state = sim[key] = initial_state(found)
                     else:
                         if state is None:

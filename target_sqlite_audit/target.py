@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+import types
 import typing as t
 
 from singer_sdk.helpers.capabilities import TargetCapabilities
@@ -118,10 +119,10 @@ class TargetSqliteAudit(AuditRun):
                 metrics_logger.addFilter(redacting_filter)
         if isinstance(self.message_reader, AuditReader):
             self.message_reader.listener = self
-            reader = self.message_reader
-            self._reader_line: t.Callable[[], int] = lambda: reader.line_number
+            #: What counts the input lines (its ``line_number``, read for every record).
+            self._line_source: t.Any = self.message_reader
         else:
-            self._reader_line = lambda: 0
+            self._line_source = types.SimpleNamespace(line_number=0)
 
     @classmethod
     @override
@@ -279,7 +280,7 @@ class TargetSqliteAudit(AuditRun):
         if route is None:
             route = self._route(stream)
         record = message_dict.get("record")
-        line = self._reader_line()
+        line = self._line_source.line_number
         full = False
         if type(record) is not dict:
             msg = f"The RECORD message on line {line} (stream {stream!r}) has no record object."
