@@ -18,7 +18,19 @@ from target_sqlite_audit.tables import StreamTable, Unstorable
 class PreparedBatch:
     """The queued records of one stream, as the store needs them (parallel lists)."""
 
-    __slots__ = ("deleted", "hashes", "keys", "lines", "rks", "rows", "table")
+    __slots__ = (
+        "_at",
+        "_build",
+        "_hash",
+        "_rk",
+        "deleted",
+        "hashes",
+        "keys",
+        "lines",
+        "rks",
+        "rows",
+        "table",
+    )
 
     def __init__(self, table: StreamTable) -> None:
         """Start an empty batch for ``table`` (the rows follow its columns)."""
@@ -35,6 +47,9 @@ class PreparedBatch:
         self.rks: list[t.Any] = []
         #: Input line of each record.
         self.lines: list[int] = []
+        # Looked up once, not for every record.
+        self._build, self._hash = table.build_row, table.row_hash
+        self._at, self._rk = table.text_key_at, table.replication_key
 
     def __len__(self) -> int:
         """Records in the batch."""
@@ -46,26 +61,26 @@ class PreparedBatch:
         Raises:
             InputError: The record holds a value SQLite cannot store.
         """
-        table = self.table
         try:
-            row = table.build_row(record)
-            digest = table.row_hash(row)
+            row = self._build(record)
+            digest = self._hash(row)
         except Unstorable as exc:
+            table = self.table
             msg = (
                 f"Record on line {line} of stream {table.stream!r} cannot be stored: "
                 f"property {exc.prop!r} {exc.why}."
             )
             raise InputError(msg) from exc
         except (TypeError, ValueError, OverflowError) as exc:
-            msg = f"Record on line {line} of stream {table.stream!r} cannot be stored: {exc}."
+            msg = f"Record on line {line} of stream {self.table.stream!r} cannot be stored: {exc}."
             raise InputError(msg) from exc
         self.rows.append(row)
         self.hashes.append(digest)
-        at = table.text_key_at
+        at = self._at
         key = row[at] if at is not None else None
-        self.keys.append(key if type(key) is str else table.key_of(record, digest))
+        self.keys.append(key if type(key) is str else self.table.key_of(record, digest))
         marker = record.get(DELETED_MARKER)
         self.deleted.append(None if marker == "" else marker)
-        rk_prop = table.replication_key
-        self.rks.append(record.get(rk_prop) if rk_prop else None)
+        rk = self._rk
+        self.rks.append(record.get(rk) if rk else None)
         self.lines.append(line)
