@@ -36,6 +36,20 @@ if t.TYPE_CHECKING:
     from target_sqlite_audit.run import AuditRun
 
 _SDC_DROPPED = tuple(sorted(SDK_METADATA))
+#: Top-level schema keywords that look at a record's property names: with any of them, SDK
+#: metadata properties must be gone before validation.
+_NAME_RULES = frozenset(
+    {
+        "additionalProperties",
+        "patternProperties",
+        "propertyNames",
+        "unevaluatedProperties",
+        "maxProperties",
+        "dependencies",
+        "dependentRequired",
+        "dependentSchemas",
+    }
+)
 
 
 class AuditSink(BatchSink):
@@ -76,6 +90,7 @@ class AuditSink(BatchSink):
             else None
         )
         self._with_metadata = self.include_sdc_metadata_properties
+        self._pop_sdc = True  # decided in setup()
         self.batch_limit = self.max_size
 
     # -- SDK hooks --------------------------------------------------------------------
@@ -115,6 +130,11 @@ class AuditSink(BatchSink):
         )
         if not self._batch:  # rows already queued keep the table they were built for
             self._batch = PreparedBatch(self.table)
+        # SDK metadata in a record is left out of its row unless the table has such a column
+        # (an older file) or the schema checks property names; only then are they popped.
+        self._pop_sdc = not _NAME_RULES.isdisjoint(self.schema) or any(
+            prop in SDK_METADATA for prop in self.table.props
+        )
 
     def _queue(self) -> PreparedBatch:
         """The batch records are queued in (tables created on first use)."""
@@ -151,7 +171,7 @@ class AuditSink(BatchSink):
         """
         if self._with_metadata:
             self._add_sdc_metadata_to_record(record, message, {})
-        else:
+        elif self._pop_sdc:
             for name in _SDC_DROPPED:
                 record.pop(name, None)
         if self._check is not None:

@@ -556,3 +556,19 @@ def test_a_utf16_database_finds_every_stored_key_again(audit):
     )[0]
     assert counts == {"records_inserted": 0, "records_unchanged": len(keys)}
     assert len(audit.history()) == len(keys)
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_sdk_metadata_in_records_is_neither_stored_nor_a_change(audit, closed):
+    """With or without a schema that forbids other properties (then the metadata is popped)."""
+    schema = lead_schema(audit)
+    if closed:
+        schema["schema"]["additionalProperties"] = False
+    stamp = lambda at: {"_sdc_extracted_at": at, "_sdc_sequence": 1}  # noqa: E731
+    first = audit.run([schema, lead(audit, "1", "Ann", "2024-01-01T10:00:00Z", **stamp("a"))])
+    assert first.error is None
+    again = audit.run([schema, lead(audit, "1", "Ann", "2024-01-01T10:00:00Z", **stamp("b"))])
+    assert again.error is None
+    assert change_types(audit) == [("1", "insert")]
+    columns = {row["name"] for row in audit.query("SELECT name FROM pragma_table_info('leads')")}
+    assert not any(name.startswith("_sdc_extracted") or name == "_sdc_sequence" for name in columns)
