@@ -65,15 +65,10 @@ class PreparedBatch:
             row = self._build(record)
             digest = self._hash(row)
         except Unstorable as exc:
-            table = self.table
-            msg = (
-                f"Record on line {line} of stream {table.stream!r} cannot be stored: "
-                f"property {exc.prop!r} {exc.why}."
-            )
-            raise InputError(msg) from exc
+            why = f"property {exc.prop!r} {exc.why}"
+            raise InputError(self._unstorable(line, why)) from exc
         except (TypeError, ValueError, OverflowError) as exc:
-            msg = f"Record on line {line} of stream {self.table.stream!r} cannot be stored: {exc}."
-            raise InputError(msg) from exc
+            raise InputError(self._unstorable(line, str(exc))) from exc
         self.rows.append(row)
         self.hashes.append(digest)
         at = self._at
@@ -84,3 +79,6 @@ class PreparedBatch:
         rk = self._rk
         self.rks.append(record.get(rk) if rk else None)
         self.lines.append(line)
+
+    def _unstorable(self, line: int, why: str) -> str:
+        return f"Record on line {line} of stream {self.table.stream!r} cannot be stored: {why}."

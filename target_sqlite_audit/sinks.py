@@ -81,14 +81,11 @@ class AuditSink(BatchSink):
         #: last drain); the store turns it into the history id that STATE covers.
         self._state_boundary: int | None = None
         validator = self._validator
-        # The compiled check itself for ours (one call a record instead of two).
-        self._check: t.Callable[[dict], t.Any] | None = (
-            validator.check
-            if isinstance(validator, FastValidator)
-            else validator.validate
-            if validator is not None
-            else None
-        )
+        self._check: t.Callable[[dict], t.Any] | None = None
+        if isinstance(validator, FastValidator):
+            self._check = validator.check  # the compiled check itself: one call a record
+        elif validator is not None:
+            self._check = validator.validate
         self._with_metadata = self.include_sdc_metadata_properties
         self._pop_sdc = True  # decided in setup()
         self.batch_limit = self.max_size

@@ -186,7 +186,7 @@ class StreamTable:
         # Why the constants are literals: sqlite3 binds None (and bool) through its adapter
         # lookup, which costs more than the value; NULL and 'insert' need no binding.
         new_cols = [q("history_id"), *data_cols, *(q(n) for n in NEW_VERSION_BOUND)]
-        open_to = "NULL" if open_valid_to is None else "'" + open_valid_to.replace("'", "''") + "'"
+        open_to = "NULL" if open_valid_to is None else sql_text(open_valid_to)
         #: INSERT of an open insert version (parameters: :meth:`new_version`).
         self.insert_new_sql = (
             f'INSERT INTO {h_q} ({", ".join(new_cols)}, "change_type", "changed_fields", '

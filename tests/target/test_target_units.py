@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 import pytest
@@ -215,3 +216,19 @@ def test_a_first_record_is_decided_alike_on_the_stored_version_or_a_state_of_it(
 def test_format_instant_is_isoformat_in_utc_with_milliseconds(moment):
     utc = moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
     assert format_instant(moment) == utc.isoformat(timespec="milliseconds") + "Z"
+
+
+def test_an_open_insert_version_names_every_history_column(audit):
+    """insert_new_sql binds some bookkeeping and writes the rest as constants: none is left out."""
+    from target_sqlite_audit.store import AuditStore
+
+    store = AuditStore(audit.database)
+    try:
+        table = store.register_stream("s", {"id": {"type": "string"}}, ["id"])
+    finally:
+        store.close()
+    named = table.insert_new_sql.split("(", 1)[1].split(")", 1)[0]
+    columns = {name.strip().strip('"') for name in named.split(",")}
+    with sqlite3.connect(audit.database) as conn:
+        history = {row[1] for row in conn.execute('PRAGMA table_info("s_history")')}
+    assert columns == history
